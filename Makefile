@@ -1,0 +1,120 @@
+# LGSP top-level build.  `make` builds the nginx module and the control
+# plane; `make run` brings the platform up; `make test` runs every test.
+
+SHELL      := /bin/bash
+NGINX_SRC  ?= /usr/share/nginx/src
+BUILD      := build
+NGX_BUILD  := $(BUILD)/nginx
+MODULE_SO  := $(NGX_BUILD)/objs/ngx_http_lgsp_module.so
+
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+PROJECT_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+                  -Ischemas -Ingx_lgsp_module/src -Icontrol-plane/lib \
+                  -I$(BUILD)/gen $(shell pkg-config --cflags libcjson 2>/dev/null)
+CP_LIBS    := -lsqlite3 -ljwt -lcjson -lmicrohttpd -lcurl -lssl -lcrypto -lz -lpthread -lm
+
+# Pure (nginx-free) logic of the module: linked by the unit tests and by the
+# control plane, so both halves agree on layouts and encodings.
+PURE_SRCS  := $(wildcard ngx_lgsp_module/src/lgsp_*.c)
+PURE_OBJS  := $(PURE_SRCS:%.c=$(BUILD)/obj/%.o)
+MOD_SRCS   := $(wildcard ngx_lgsp_module/src/*.c ngx_lgsp_module/src/*.h schemas/*.h)
+
+CPLIB_SRCS := $(wildcard control-plane/lib/*.c)
+CPLIB_OBJS := $(CPLIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LGSPD_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard control-plane/lgspd/*.c))
+CTL_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard control-plane/lgspctl/*.c))
+UNIT_SRCS  := $(wildcard t/unit/test_*.c)
+UNIT_OBJS  := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/t/unit/run.o
+SQL_FILES  := $(sort $(wildcard schemas/sql/*.sql))
+
+BINS := $(BUILD)/bin/lgspd $(BUILD)/bin/lgspctl
+
+.PHONY: all setup run test unit integration bench fuzz clean format
+
+all: $(MODULE_SO) $(BINS)
+
+setup:
+	@scripts/setup
+
+# --- the nginx module, against Debian's nginx-dev, out of tree ------------
+# nginx's configure writes into the tree it runs in, so it runs in a copy.
+# The module's file list is read at configure time: adding or removing a
+# source file (the directory's mtime moves) configures again.
+$(NGX_BUILD)/objs/Makefile: ngx_lgsp_module/config ngx_lgsp_module/src schemas $(NGINX_SRC)/conf_flags
+	@rm -rf $(NGX_BUILD) && mkdir -p $(NGX_BUILD)
+	@cp -a $(NGINX_SRC)/. $(NGX_BUILD)/
+	@cd $(NGX_BUILD) && source ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="-O2 -g -Wextra -Wno-unused-parameter -Werror -fPIC" \
+	    --add-dynamic-module=$(CURDIR)/ngx_lgsp_module >configure.log 2>&1 \
+	    || { cat configure.log; exit 1; }
+
+$(MODULE_SO): $(NGX_BUILD)/objs/Makefile $(MOD_SRCS)
+	@$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules >/dev/null
+	@touch $@
+	@echo "built $@"
+
+# --- the control plane ----------------------------------------------------
+$(BUILD)/gen/lgsp_migrations.h: $(SQL_FILES) scripts/sql2c
+	@mkdir -p $(@D)
+	@scripts/sql2c $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/%.o: %.c | $(BUILD)/gen/lgsp_migrations.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PROJECT_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libpure.a: $(PURE_OBJS)
+	@rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libcp.a: $(CPLIB_OBJS)
+	@rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/lgspd: $(LGSPD_OBJS) $(BUILD)/libcp.a $(BUILD)/libpure.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(CP_LIBS)
+
+$(BUILD)/bin/lgspctl: $(CTL_OBJS) $(BUILD)/libcp.a $(BUILD)/libpure.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(CP_LIBS)
+
+# --- tests ----------------------------------------------------------------
+# Each t/unit/test_*.c exports `Suite *NAME_suite(void)`; the runner's list
+# is generated from them so adding a test file needs no edit here.
+$(BUILD)/gen/unit_suites.h: $(UNIT_SRCS)
+	@mkdir -p $(@D)
+	@grep -ho '^[a-z_0-9]*_suite(void)' $(UNIT_SRCS) | sed 's/(void)//; s/.*/LGSP_SUITE(&)/' > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/obj/t/unit/run.o: $(BUILD)/gen/unit_suites.h
+
+$(BUILD)/bin/unit: $(UNIT_OBJS) $(BUILD)/libcp.a $(BUILD)/libpure.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(CP_LIBS)
+
+unit: setup all $(BUILD)/bin/unit
+	@echo "== unit tests (Check)"
+	@$(BUILD)/bin/unit
+
+integration: setup all
+	@echo "== integration tests (prove)"
+	@prove -I t/lib t/*.t
+
+test: setup all $(BUILD)/bin/unit
+	@echo "== unit tests (Check)"
+	@$(BUILD)/bin/unit
+	@echo "== integration tests (prove)"
+	@prove -I t/lib t/*.t
+
+run: setup all
+	@scripts/run
+
+bench: setup all
+	@scripts/bench
+
+format:
+	@clang-format -i $(wildcard ngx_lgsp_module/src/lgsp_*.[ch] control-plane/*/*.[ch] t/unit/*.c)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,95 @@
+/* lgspctl init: the registry, the pepper and the first signing key. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+
+#include "lgspctl.h"
+#include "cp_keys.h"
+#include "cp_store.h"
+#include "cp_util.h"
+
+int
+cmd_init(ctl_t *ctl, int argc, char **argv)
+{
+    unsigned char  pepper[CP_PEPPER_LEN], *der = NULL;
+    size_t         der_len;
+    char           kid[CP_KID_LEN + 1];
+    const char    *why;
+    sqlite3_stmt  *st;
+    int            rc = CP_EXIT_REFUSED;
+
+    (void) argv;
+    if (argc != 1) {
+        return ctl_usage(ctl_find("init"));
+    }
+
+    if (cp_home_layout(&ctl->home) != 0) {
+        cp_err("%s: %s", ctl->home.root, strerror(errno));
+        return CP_EXIT_REFUSED;
+    }
+    /* a relative home resolves now that it exists */
+    cp_home_resolve(&ctl->home, ctl->home.root);
+
+    ctl->db = cp_db_open(ctl->db_path, 1);
+    if (ctl->db == NULL) {
+        return CP_EXIT_REFUSED;
+    }
+    if (cp_db_migrate(ctl->db, &why) != 0) {
+        cp_err("%s: %s", ctl->db_path, why);
+        return CP_EXIT_REFUSED;
+    }
+    if (cp_pepper(ctl->keys_dir, 1, pepper) != 0) {
+        cp_err("%s/pepper: %s", ctl->keys_dir, strerror(errno));
+        return CP_EXIT_REFUSED;
+    }
+    OPENSSL_cleanse(pepper, sizeof(pepper));
+
+    if (cp_db_int(ctl->db, "SELECT count(*) FROM signing_keys", 0) > 0) {
+        if (!ctl->json) {
+            printf("%s: already initialised (layout %d)\n", ctl->db_path,
+                   cp_db_version(ctl->db));
+        } else {
+            printf("{\"db\":\"%s\",\"layout\":%d,\"created\":false}\n",
+                   ctl->db_path, cp_db_version(ctl->db));
+        }
+        return CP_EXIT_OK;
+    }
+
+    if (cp_key_generate(ctl->keys_dir, "RS256", kid, &der, &der_len) != 0) {
+        cp_err("signing key: cannot generate in %s", ctl->keys_dir);
+        return CP_EXIT_REFUSED;
+    }
+    st = cp_db_prepare(ctl->db,
+                       "INSERT INTO signing_keys (kid, alg, public_der,"
+                       " state, created_at) VALUES (?1, 'RS256', ?2,"
+                       " 'active', ?3)");
+    if (st == NULL) {
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, der, (int) der_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, cp_now());
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        cp_err("%s: %s", ctl->db_path, sqlite3_errmsg(ctl->db));
+        sqlite3_finalize(st);
+        goto done;
+    }
+    sqlite3_finalize(st);
+
+    if (ctl->json) {
+        printf("{\"db\":\"%s\",\"layout\":%d,\"created\":true,"
+               "\"kid\":\"%s\"}\n", ctl->db_path, cp_db_version(ctl->db),
+               kid);
+    } else {
+        printf("%s: initialised (layout %d), signing key %s\n",
+               ctl->db_path, cp_db_version(ctl->db), kid);
+    }
+    rc = CP_EXIT_OK;
+
+done:
+    OPENSSL_free(der);
+    return rc;
+}

@@ -1,0 +1,199 @@
+/*
+ * lgspctl: the operators' tool.  `lgspctl NOUN VERB [ARGS] [--json]`.
+ * main() takes the global options, then hands the rest to the command.
+ */
+
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lgspctl.h"
+#include "cp_store.h"
+#include "cp_util.h"
+
+static const ctl_command_t commands[] = {
+    { "init", "create the registry and the first signing key", cmd_init,
+      "lgspctl init" },
+    { "status", "what the control plane sees", cmd_status,
+      "lgspctl status [--json]" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+const ctl_command_t *
+ctl_find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+int
+ctl_usage(const ctl_command_t *cmd)
+{
+    fprintf(stderr, "usage:\n");
+    for (const char *p = cmd->usage; *p; ) {
+        size_t n = strcspn(p, "\n");
+        fprintf(stderr, "  %.*s\n", (int) n, p);
+        p += n + (p[n] == '\n');
+    }
+    return CP_EXIT_USAGE;
+}
+
+static void
+help(FILE *out)
+{
+    fprintf(out,
+            "usage: lgspctl [--db PATH] [--json] NOUN VERB [ARGS]\n\n"
+            "  --db PATH  the registry (default $LGSP_HOME/lgsp.db;"
+            " LGSP_HOME defaults to ./var)\n"
+            "  --json     print one JSON document on stdout\n\n"
+            "Commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    }
+    fprintf(out, "\nVerbs:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        for (const char *p = commands[i].usage; *p; ) {
+            size_t n = strcspn(p, "\n");
+            fprintf(out, "  %.*s\n", (int) n, p);
+            p += n + (p[n] == '\n');
+        }
+    }
+    fprintf(out,
+            "\nExit status: 0 success, 1 refused (stderr says why),"
+            " 2 bad usage.\n"
+            "Changes are recorded with the OS user and $LGSP_OPERATOR.\n");
+}
+
+int
+ctl_open(ctl_t *ctl)
+{
+    const char *why;
+
+    if (access(ctl->db_path, F_OK) != 0) {
+        cp_err("%s: no registry; run \"lgspctl init\" first", ctl->db_path);
+        return -1;
+    }
+    ctl->db = cp_db_open(ctl->db_path, 0);
+    if (ctl->db == NULL) {
+        return -1;
+    }
+    if (cp_db_version(ctl->db) > cp_db_latest()) {
+        cp_err("%s: the database is newer than this lgspctl", ctl->db_path);
+        return -1;
+    }
+    if (cp_db_migrate(ctl->db, &why) != 0) {
+        cp_err("%s: %s", ctl->db_path, why);
+        return -1;
+    }
+    return 0;
+}
+
+int
+ctl_lgspd_pid(const ctl_t *ctl)
+{
+    char   path[PATH_MAX + 32], *buf;
+    long   pid;
+
+    if (cp_home_path(&ctl->home, "run/lgspd.pid", path, sizeof(path)) != 0) {
+        return 0;
+    }
+    buf = cp_read_file(path, 32, NULL);
+    if (buf == NULL) {
+        return 0;
+    }
+    pid = strtol(buf, NULL, 10);
+    free(buf);
+    if (pid <= 0 || (kill((pid_t) pid, 0) != 0 && errno == ESRCH)) {
+        return 0;
+    }
+    return (int) pid;
+}
+
+int
+main(int argc, char **argv)
+{
+    ctl_t                ctl;
+    const ctl_command_t *cmd;
+    char                *args[256], dbdir[PATH_MAX];
+    int                  n = 0, rc;
+
+    cp_progname = "lgspctl";
+    memset(&ctl, 0, sizeof(ctl));
+
+    /* --db and --json may stand anywhere: take them out here */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            ctl.json = 1;
+        } else if (strcmp(argv[i], "--db") == 0) {
+            if (i + 1 >= argc) {
+                cp_err("--db needs a path");
+                return CP_EXIT_USAGE;
+            }
+            ctl.db_opt = argv[++i];
+        } else if (strncmp(argv[i], "--db=", 5) == 0) {
+            ctl.db_opt = argv[i] + 5;
+        } else if (strcmp(argv[i], "--help") == 0
+                   || strcmp(argv[i], "-h") == 0)
+        {
+            if (n == 0) {
+                help(stdout);
+                return CP_EXIT_OK;
+            }
+            args[n++] = argv[i];
+        } else if (n < 255) {
+            args[n++] = argv[i];
+        } else {
+            cp_err("too many arguments");
+            return CP_EXIT_USAGE;
+        }
+    }
+    args[n] = NULL;
+
+    if (n == 0) {
+        help(stderr);
+        return CP_EXIT_USAGE;
+    }
+    cmd = ctl_find(args[0]);
+    if (cmd == NULL) {
+        cp_err("unknown command \"%s\" (lgspctl --help lists them)",
+               args[0]);
+        return CP_EXIT_USAGE;
+    }
+
+    if (ctl.db_opt != NULL) {
+        snprintf(dbdir, sizeof(dbdir), "%s", ctl.db_opt);
+        if (cp_home_resolve(&ctl.home, dirname(dbdir)) != 0
+            || cp_path(ctl.db_path, sizeof(ctl.db_path), "%s", ctl.db_opt))
+        {
+            cp_err("--db: path too long");
+            return CP_EXIT_USAGE;
+        }
+    } else if (cp_home_resolve(&ctl.home, NULL) != 0
+               || cp_home_path(&ctl.home, "lgsp.db", ctl.db_path,
+                               sizeof(ctl.db_path)) != 0)
+    {
+        cp_err("LGSP_HOME: path too long");
+        return CP_EXIT_USAGE;
+    }
+    if (cp_home_path(&ctl.home, "keys", ctl.keys_dir,
+                     sizeof(ctl.keys_dir)) != 0)
+    {
+        cp_err("LGSP_HOME: path too long");
+        return CP_EXIT_USAGE;
+    }
+
+    rc = cmd->exec(&ctl, n, args);
+    if (ctl.db != NULL) {
+        sqlite3_close(ctl.db);
+    }
+    return rc;
+}

@@ -1,0 +1,23 @@
+#ifndef CP_CONFIG_H
+#define CP_CONFIG_H
+
+#include <stdio.h>
+
+/* lgspd.conf: "key value" lines, '#' comments.  Defaults first, then the
+ * file overrides them; any error stops the daemon with file:line. */
+typedef struct {
+    char issuer[256];          /* the "iss" of platform tokens */
+    int  token_lifetime;       /* seconds */
+    int  token_skew;           /* seconds the data path tolerates */
+    int  use_syslog;           /* log stderr|syslog */
+    int  watch_interval_ms;    /* how often lgsp.db's data_version is read */
+    int  keep_snapshots;       /* published files kept besides the current */
+} cp_config_t;
+
+void cp_config_defaults(cp_config_t *cf);
+
+/* 0 on success; -1 with "file:line: message" written to err. */
+int cp_config_load(cp_config_t *cf, const char *path, char *err,
+                   size_t err_size);
+
+#endif /* CP_CONFIG_H */

@@ -1,0 +1,110 @@
+/*
+ * GET /lgsp/status: is this gateway ready, and what does it serve.
+ */
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "ngx_http_lgsp_module.h"
+
+
+#define NGX_HTTP_LGSP_STATUS_MAX  4096
+
+
+static ngx_int_t ngx_http_lgsp_status_handler(ngx_http_request_t *r);
+
+
+char *
+ngx_http_lgsp_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_lgsp_status_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * lgspd answers when its socket accepts a connection.  A connect() to a
+ * listening unix socket completes at once or fails at once (no listener,
+ * backlog full), so the status request never waits on the control plane.
+ */
+
+ngx_int_t
+ngx_http_lgsp_lgspd_answers(ngx_http_lgsp_main_conf_t *lmcf)
+{
+    int                 fd, rc;
+    struct sockaddr_un  sun;
+
+    if (lmcf->socket.len == 0 || lmcf->socket.len >= sizeof(sun.sun_path)) {
+        return 0;
+    }
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        return 0;
+    }
+
+    ngx_memzero(&sun, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    ngx_memcpy(sun.sun_path, lmcf->socket.data, lmcf->socket.len);
+
+    rc = connect(fd, (struct sockaddr *) &sun, sizeof(sun));
+    close(fd);
+
+    return rc == 0;
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_status_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc, lgspd;
+    ngx_buf_t                  *b;
+    ngx_chain_t                 out;
+    ngx_http_lgsp_main_conf_t  *lmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_lgsp_module);
+    lgspd = ngx_http_lgsp_lgspd_answers(lmcf);
+
+    b = ngx_create_temp_buf(r->pool, NGX_HTTP_LGSP_STATUS_MAX);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_slprintf(b->last, b->end,
+                           "{\"ready\":%s,\"lgspd\":%s,"
+                           "\"module_version\":\"" LGSP_VERSION "\","
+                           "\"pid\":%P,\"generation\":%uL}\n",
+                           lgspd ? "true" : "false",
+                           lgspd ? "true" : "false",
+                           ngx_pid, (uint64_t) 0);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,269 @@
+package LGSP::Test;
+
+# The integration harness: a throwaway LGSP_HOME, the real lgspd and the
+# real nginx with the built module on free loopback ports, real upstreams.
+# As in nginx's own test suite, the error log must end without [alert] or
+# [emerg]; TEST_NGINX_LEAVE=1 keeps the home for debugging.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
+our $CTL = "$ROOT/build/bin/lgspctl";
+our $LGSPD = "$ROOT/build/bin/lgspd";
+
+my @all;    # every harness made, stopped at END
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+        or die "free_port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# new(workers => N, start => 1): make a home; start lgspd and nginx.
+sub new {
+    my ($class, %o) = @_;
+    my $self = bless {
+        workers => $o{workers} // 2,
+        port    => free_port(),
+        pids    => {},
+        ups     => [],
+    }, $class;
+    $self->{home} = tempdir('lgsp-t-XXXXXX', TMPDIR => 1,
+                            CLEANUP => !$ENV{TEST_NGINX_LEAVE});
+    # nginx workers must reach the home (DESIGN "Pitfalls": mkdtemp is 0700)
+    chmod 0755, $self->{home};
+    $ENV{LGSP_HOME} = $self->{home};
+    $ENV{LGSP_OPERATOR} //= 'test-operator';
+    local $ENV{LGSP_PORT} = $self->{port};
+    local $ENV{LGSP_WORKERS} = $self->{workers};
+    system("$ROOT/scripts/mkhome") == 0 or die "mkhome failed";
+    push @all, $self;
+    if ($o{start} // 1) {
+        $self->start_lgspd;
+        $self->start_nginx;
+        $self->wait_ready or die "LGSP not ready; see $self->{home}/nginx/logs/error.log";
+    }
+    diag("LGSP_HOME $self->{home}") if $ENV{TEST_NGINX_LEAVE};
+    return $self;
+}
+
+sub home { $_[0]{home} }
+sub port { $_[0]{port} }
+sub url  { "http://127.0.0.1:$_[0]{port}" . ($_[1] // '') }
+sub error_log { "$_[0]{home}/nginx/logs/error.log" }
+
+sub _spawn {
+    my ($self, $name, @cmd) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>>', "$self->{home}/$name.out";
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or die "exec $cmd[0]: $!";
+    }
+    $self->{pids}{$name} = $pid;
+    return $pid;
+}
+
+sub start_lgspd {
+    my ($self) = @_;
+    $self->_spawn('lgspd', $LGSPD, '-H', $self->{home});
+    # the socket appears once it listens
+    $self->wait_until(sub { -S "$self->{home}/run/lgspd.sock" }, 10)
+        or die "lgspd did not start: " . $self->slurp("$self->{home}/lgspd.out");
+}
+
+sub lgspd_pid { $_[0]{pids}{lgspd} }
+
+# Stop lgspd with a signal (TERM: clean; KILL: a crash) and reap it.
+sub stop_lgspd {
+    my ($self, $sig) = @_;
+    my $pid = delete $self->{pids}{lgspd} or return;
+    kill $sig // 'TERM', $pid;
+    waitpid $pid, 0;
+    return $? ;
+}
+
+sub start_nginx {
+    my ($self) = @_;
+    my $h = $self->{home};
+    $self->_spawn('nginx', 'nginx', '-p', "$h/nginx", '-c', "$h/nginx/nginx.conf",
+                  '-e', $self->error_log);
+    $self->wait_until(sub { -s "$h/run/nginx.pid" }, 10) or die "nginx did not start";
+}
+
+sub nginx_pid { $_[0]{pids}{nginx} }
+
+sub reload_nginx {
+    my ($self) = @_;
+    kill 'HUP', $self->{pids}{nginx};
+}
+
+sub stop_nginx {
+    my ($self) = @_;
+    my $pid = delete $self->{pids}{nginx} or return;
+    kill 'QUIT', $pid;
+    waitpid $pid, 0;
+}
+
+sub wait_until {
+    my ($self, $cond, $timeout) = @_;
+    my $end = time + ($timeout // 10);
+    while (time < $end) {
+        return 1 if $cond->();
+        sleep 0.02;
+    }
+    return $cond->() ? 1 : 0;
+}
+
+sub wait_ready {
+    my ($self, $timeout) = @_;
+    return $self->wait_until(sub {
+        my $s = eval { $self->get_json('/lgsp/status') };
+        $s && $s->{ready};
+    }, $timeout // 30);
+}
+
+# Run lgspctl: ($exit, $stdout, $stderr).  Input, when given, goes to stdin.
+sub ctl {
+    my ($self, @args) = @_;
+    my $input = ref $args[-1] eq 'SCALAR' ? ${ pop @args } : undef;
+    my $out = "$self->{home}/ctl.stdout";
+    my $err = "$self->{home}/ctl.stderr";
+    my $in = "$self->{home}/ctl.stdin";
+    open my $fh, '>', $in or die; print $fh $input // ''; close $fh;
+    my $pid = fork // die;
+    if ($pid == 0) {
+        open STDIN, '<', $in; open STDOUT, '>', $out; open STDERR, '>', $err;
+        exec $CTL, @args or die;
+    }
+    waitpid $pid, 0;
+    return ($? >> 8, $self->slurp($out), $self->slurp($err));
+}
+
+# lgspctl that must succeed: returns stdout, chomped.
+sub ctl_ok {
+    my ($self, @args) = @_;
+    my ($rc, $out, $err) = $self->ctl(@args);
+    is($rc, 0, "lgspctl @args") or diag($err);
+    chomp $out;
+    return $out;
+}
+
+sub slurp {
+    my ($self, $path) = @_;
+    open my $fh, '<', $path or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+sub http {
+    my ($self, $method, $path, %o) = @_;
+    my $ua = $self->{ua} //= HTTP::Tiny->new(timeout => 10, keep_alive => 1);
+    return $ua->request($method, $path =~ m{^https?://} ? $path : $self->url($path), \%o);
+}
+
+sub get_json {
+    my ($self, $path, %o) = @_;
+    my $r = $self->http('GET', $path, %o);
+    return eval { decode_json($r->{content}) };
+}
+
+# A real HTTP/1.1 upstream with keepalive, in a child process.  Each
+# request is answered by $handler->(\%req) returning (status, \%headers,
+# body), or by default with a JSON echo of the request.  Every accepted
+# connection is counted in a file, for keepalive checks.
+sub upstream {
+    my ($self, $handler) = @_;
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                       Proto => 'tcp', Listen => 128, ReuseAddr => 1)
+        or die "upstream: $!";
+    my $port = $listen->sockport;
+    my $conns = "$self->{home}/upstream-$port.conns";
+    open my $c, '>', $conns; close $c;
+    my $pid = fork // die;
+    if ($pid == 0) {
+        $SIG{CHLD} = 'IGNORE';
+        while (1) {
+            my $s = $listen->accept or next;
+            open my $fh, '>>', $conns; print $fh "1\n"; close $fh;
+            my $kid = fork;
+            if (defined $kid && $kid == 0) {
+                close $listen;
+                _serve($s, $handler);
+                POSIX::_exit(0);
+            }
+            close $s;
+        }
+    }
+    close $listen;
+    push @{ $self->{ups} }, $pid;
+    return { url => "http://127.0.0.1:$port", port => $port,
+             conns => sub { my @l = split /\n/, $self->slurp($conns); scalar @l } };
+}
+
+sub _serve {
+    my ($s, $handler) = @_;
+    local $/ = "\r\n";
+    while (1) {
+        my $line = <$s> // return;
+        chomp $line;
+        my ($method, $uri) = split / /, $line;
+        my %h;
+        while (my $l = <$s>) {
+            $l =~ s/\r\n$//;
+            last if $l eq '';
+            my ($k, $v) = split /:\s*/, $l, 2;
+            $k = lc $k;
+            $h{$k} = exists $h{$k} ? "$h{$k}, $v" : $v;
+        }
+        my $body = '';
+        if (my $len = $h{'content-length'}) {
+            read $s, $body, $len;
+        }
+        my $req = { method => $method, uri => $uri, headers => \%h, body => $body };
+        my ($status, $hdrs, $out) = $handler ? $handler->($req)
+            : (200, { 'Content-Type' => 'application/json' },
+               encode_json({ method => $method, uri => $uri, headers => \%h,
+                             body_length => length $body }));
+        $hdrs->{'Content-Length'} = length $out;
+        my $head = "HTTP/1.1 $status X\r\n";
+        $head .= "$_: $hdrs->{$_}\r\n" for sort keys %$hdrs;
+        print $s $head, "\r\n", $out;
+        return if ($h{connection} // '') =~ /close/i;
+    }
+}
+
+# Stop everything and check the error log, as nginx's tests do.
+sub stop {
+    my ($self) = @_;
+    return if $self->{stopped}++;
+    $self->stop_nginx;
+    $self->stop_lgspd('TERM');
+    kill 'KILL', @{ $self->{ups} } if @{ $self->{ups} };
+    waitpid $_, 0 for @{ $self->{ups} };
+    my $log = $self->slurp($self->error_log);
+    my @bad = grep { /\[(alert|emerg)\]/ } split /\n/, $log;
+    ok(!@bad, 'no [alert] or [emerg] in the error log') or diag(join "\n", @bad);
+}
+
+END {
+    my $rc = $?;
+    $_->stop for @all;
+    $? = $rc;
+}
+
+1;
