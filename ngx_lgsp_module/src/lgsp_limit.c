@@ -126,10 +126,11 @@ lgsp_limit_interval(uint32_t rate)
  * The wall clock stepping back: after an allowed take, TAT <= now +
  * burst * T + T, and time only grows; a TAT beyond that (plus a slack of
  * LGSP_LIMIT_CLOCK_SLACK for workers whose cached times differ) means the
- * clock went back (or the cell held garbage, or the rate was raised).  The
- * cell is then pulled down to now + burst * T + T, "the burst all spent":
- * the request is refused, no fresh burst is granted, and the key passes
- * again after T instead of waiting for the clock to catch up.  A step back
+ * clock went back (or the cell held garbage, or a snapshot raised the rate
+ * or lowered the burst).  The cell is then pulled down to now + burst * T
+ * + T, "the burst all spent": the request is refused, no fresh burst is
+ * granted, and the key passes again after T instead of waiting for the
+ * clock to catch up.  A step back
  * within the slack just delays the key by at most the step.  A step
  * forward looks like idle time: at most one burst, as after any pause.
  *
@@ -233,7 +234,9 @@ lgsp_limit_take(uint64_t *tat_cell, uint64_t now, uint32_t rate,
  * (the gap stays) or narrowed the gap to at least a0 - now.  With the
  * take's own now (nginx's cached time within one handler) a0 - now >= T:
  * exactly one T comes back.  Later, less comes back, but only the part of
- * T that is already in the past, which no request can use any more.
+ * T that is already in the past, which no request can use any more.  (If
+ * another worker's cached time ran ahead of ours by d, the cell may end up
+ * at most d below that world: under one request when d < T.)
  *
  * A refused or unlimited take gives back nothing.
  */
