@@ -89,7 +89,7 @@ $(BUILD)/obj/t/unit/run.o: $(BUILD)/gen/unit_suites.h
 
 $(BUILD)/bin/unit: $(UNIT_OBJS) $(BUILD)/libcp.a $(BUILD)/libpure.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(CP_LIBS)
+	$(CC) $(CFLAGS) -pthread -o $@ $^ $(shell pkg-config --libs check) $(CP_LIBS)
 
 unit: setup all $(BUILD)/bin/unit
 	@echo "== unit tests (Check)"
