@@ -16,6 +16,11 @@ static char *ngx_http_lgsp_home(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_lgsp_environment(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_lgsp_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_lgsp_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_lgsp_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_lgsp_init_process(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_lgsp_commands[] = {
@@ -29,9 +34,23 @@ static ngx_command_t  ngx_http_lgsp_commands[] = {
 
     { ngx_string("lgsp_gateway"),
       NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
+      ngx_http_lgsp_gateway,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_lgsp_loc_conf_t, gateway),
+      NULL },
+
+    { ngx_string("lgsp_token_skew"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lgsp_main_conf_t, token_skew),
+      NULL },
+
+    { ngx_string("lgsp_balancer"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS,
+      ngx_http_lgsp_balancer,
+      0,
+      0,
       NULL },
 
     { ngx_string("lgsp_environment"),
@@ -53,8 +72,8 @@ static ngx_command_t  ngx_http_lgsp_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_lgsp_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_lgsp_preconfiguration,        /* preconfiguration */
+    ngx_http_lgsp_postconfiguration,       /* postconfiguration */
 
     ngx_http_lgsp_create_main_conf,        /* create main configuration */
     ngx_http_lgsp_init_main_conf,          /* init main configuration */
@@ -74,7 +93,7 @@ ngx_module_t  ngx_http_lgsp_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_lgsp_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -100,6 +119,8 @@ ngx_http_lgsp_create_main_conf(ngx_conf_t *cf)
      *     lmcf->socket = { 0, NULL };
      */
 
+    lmcf->token_skew = NGX_CONF_UNSET;
+
     return lmcf;
 }
 
@@ -110,6 +131,8 @@ ngx_http_lgsp_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_lgsp_main_conf_t *lmcf = conf;
 
     u_char  *p;
+
+    ngx_conf_init_value(lmcf->token_skew, 60);
 
     if (lmcf->home.len == 0) {
         /* the module may be loaded without a gateway configured */
@@ -156,6 +179,7 @@ ngx_http_lgsp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_lgsp_main_conf_t  *lmcf;
 
     ngx_conf_merge_value(conf->gateway, prev->gateway, 0);
+    ngx_conf_merge_str_value(conf->prefix, prev->prefix, "");
     ngx_conf_merge_uint_value(conf->environment, prev->environment,
                               NGX_HTTP_LGSP_ENV_PRODUCTION);
 
@@ -247,4 +271,66 @@ ngx_http_lgsp_environment(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_lgsp_gateway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_lgsp_loc_conf_t *llcf = conf;
+
+    char                      *rv;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK || !llcf->gateway) {
+        return rv;
+    }
+
+    /* the raw path is judged against the location's literal prefix */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->named
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+        || clcf->exact_match
+        || clcf->name.len == 0
+        || clcf->name.data[clcf->name.len - 1] != '/')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs a prefix location ending in "
+                           "\"/\", not \"%V\"", &cmd->name, &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    llcf->prefix = clcf->name;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_lgsp_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_postconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_lgsp_access_init(cf);
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_lgsp_variables_init_worker(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }

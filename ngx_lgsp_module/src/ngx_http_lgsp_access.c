@@ -1,0 +1,633 @@
+/*
+ * The data path: SPEC §4 steps 1-5 and 8, in that order, on every call of
+ * a location with "lgsp_gateway on".  Every lookup is an O(1) probe of the
+ * pinned snapshot; nothing is allocated beyond the request's pool.
+ */
+
+#include "ngx_http_lgsp_module.h"
+#include "lgsp_jwt.h"
+#include "lgsp_path.h"
+
+
+static ngx_int_t ngx_http_lgsp_access_handler(ngx_http_request_t *r);
+static void ngx_http_lgsp_ctx_cleanup(void *data);
+static ngx_int_t ngx_http_lgsp_route(ngx_http_request_t *r,
+    ngx_http_lgsp_ctx_t *ctx, ngx_http_lgsp_loc_conf_t *llcf);
+static ngx_int_t ngx_http_lgsp_token(ngx_http_request_t *r,
+    ngx_http_lgsp_ctx_t *ctx, ngx_http_lgsp_main_conf_t *lmcf);
+static ngx_int_t ngx_http_lgsp_grant(ngx_http_request_t *r,
+    ngx_http_lgsp_ctx_t *ctx);
+static ngx_int_t ngx_http_lgsp_forward(ngx_http_request_t *r,
+    ngx_http_lgsp_ctx_t *ctx, lgsp_path_t *path);
+static ngx_table_elt_t *ngx_http_lgsp_find_header(ngx_http_request_t *r,
+    const char *name, size_t len);
+
+
+static const struct {
+    ngx_uint_t   nginx;
+    uint32_t     lgsp;
+    const char  *name;
+} ngx_http_lgsp_methods[] = {
+    { NGX_HTTP_GET,     LGSP_METHOD_GET,     "GET" },
+    { NGX_HTTP_HEAD,    LGSP_METHOD_HEAD,    "HEAD" },
+    { NGX_HTTP_POST,    LGSP_METHOD_POST,    "POST" },
+    { NGX_HTTP_PUT,     LGSP_METHOD_PUT,     "PUT" },
+    { NGX_HTTP_PATCH,   LGSP_METHOD_PATCH,   "PATCH" },
+    { NGX_HTTP_DELETE,  LGSP_METHOD_DELETE,  "DELETE" },
+    { NGX_HTTP_OPTIONS, LGSP_METHOD_OPTIONS, "OPTIONS" },
+};
+
+
+ngx_int_t
+ngx_http_lgsp_access_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_lgsp_access_handler;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The context must outlive an internal redirect (error_page after a
+ * failed upstream), which clears r->ctx: like the realip module, keep it
+ * findable through the pool cleanup that also unpins the snapshot.
+ */
+
+ngx_http_lgsp_ctx_t *
+ngx_http_lgsp_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_lgsp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_lgsp_module);
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_lgsp_ctx_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_lgsp_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_lgsp_ctx_cleanup(void *data)
+{
+    ngx_http_lgsp_ctx_t *ctx = data;
+
+    if (ctx->holder) {
+        ctx->holder->refs--;
+        ctx->holder = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    lgsp_path_t                 path;
+    ngx_table_elt_t            *h;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_lgsp_ctx_t        *ctx;
+    ngx_http_lgsp_loc_conf_t   *llcf;
+    ngx_http_lgsp_main_conf_t  *lmcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lgsp_module);
+
+    if (!llcf->gateway || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_lgsp_get_ctx(r) != NULL) {
+        /* decided already: an internal redirect came back here */
+        return NGX_DECLINED;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_lgsp_ctx_t));
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_lgsp_ctx_t));
+    ctx->environment = llcf->environment;
+    ctx->start = ngx_current_msec;
+    cln->handler = ngx_http_lgsp_ctx_cleanup;
+    ngx_http_set_ctx(r, ctx, ngx_http_lgsp_module);
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_lgsp_module);
+
+    /* step 1: the raw path */
+
+    switch (lgsp_path_parse(&path, (const char *) r->unparsed_uri.data,
+                            r->unparsed_uri.len,
+                            (const char *) llcf->prefix.data,
+                            llcf->prefix.len))
+    {
+    case LGSP_PATH_OK:
+        break;
+
+    case LGSP_PATH_INVALID:
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                  "invalid_path",
+                                  "the request path is not acceptable");
+
+    default:
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_NOT_FOUND,
+                                  "unknown_service",
+                                  "no such service version");
+    }
+
+    ctx->route.data = (u_char *) path.route;
+    ctx->route.len = path.route_len;
+
+    h = ngx_http_lgsp_find_header(r, "x-lgsp-request-id",
+                                  sizeof("x-lgsp-request-id") - 1);
+    if (h != NULL) {
+        if (!lgsp_request_id_valid((const char *) h->value.data,
+                                   h->value.len))
+        {
+            return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                      "invalid_request_id",
+                                      "X-LGSP-Request-Id must be 1 to 64 "
+                                      "of A-Z a-z 0-9 . _ : -");
+        }
+        ctx->request_id = h->value;
+    }
+
+    /* step 2: the service version, in this environment */
+
+    ctx->holder = ngx_http_lgsp_snapshot_acquire(r);
+    if (ctx->holder == NULL) {
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "provider_unavailable",
+                                  "the gateway has no configuration yet");
+    }
+    ctx->holder->refs++;
+
+    rc = ngx_http_lgsp_route(r, ctx, llcf);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* steps 3 and 4: the token and the caller's identity */
+
+    rc = ngx_http_lgsp_token(r, ctx, lmcf);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* step 5: the grant and the method */
+
+    rc = ngx_http_lgsp_grant(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (r->headers_in.content_length_n > 0
+        && (uint64_t) r->headers_in.content_length_n
+           > ctx->version->body_limit)
+    {
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  "body_too_large",
+                                  "the request body is over this service's "
+                                  "limit");
+    }
+
+    /* step 8: what the proxy needs */
+
+    return ngx_http_lgsp_forward(r, ctx, &path);
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_route(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
+    ngx_http_lgsp_loc_conf_t *llcf)
+{
+    time_t                      now;
+    const lgsp_snapshot_t      *snap;
+    const lgsp_snap_version_t  *v;
+
+    snap = &ctx->holder->snap;
+
+    v = lgsp_snap_route(snap, (const char *) ctx->route.data, ctx->route.len);
+    if (v == NULL
+        || !(v->flags & (ctx->environment == LGSP_ENV_SANDBOX
+                         ? LGSP_VERSION_SANDBOX : LGSP_VERSION_PRODUCTION)))
+    {
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_NOT_FOUND,
+                                  "unknown_service",
+                                  "no such service version in this "
+                                  "environment");
+    }
+
+    ctx->version = v;
+    ctx->provider = &snap->systems[v->provider];
+    ctx->provider_agency = &snap->agencies[ctx->provider->agency];
+
+    now = ngx_time();
+
+    if ((v->flags & LGSP_VERSION_RETIRED)
+        || (v->sunset_at && now >= v->sunset_at)
+        || (v->end_at && now >= v->end_at)
+        || (ctx->provider_agency->flags & LGSP_AGENCY_CLOSED))
+    {
+        return ngx_http_lgsp_deny(r, ctx, 410, "version_retired",
+                                  "this service version is retired");
+    }
+
+    if ((v->flags & LGSP_VERSION_SUSPENDED)
+        || (ctx->provider->flags & LGSP_SYSTEM_SUSPENDED))
+    {
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "provider_unavailable",
+                                  "this service is suspended");
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_bad_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
+    const char *error, const char *message)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+
+    if (ngx_strcmp(error, "missing_token") == 0) {
+        ngx_str_set(&h->value, "Bearer realm=\"lgsp\"");
+
+    } else {
+        ngx_str_set(&h->value, "Bearer realm=\"lgsp\", "
+                               "error=\"invalid_token\"");
+    }
+
+    r->headers_out.www_authenticate = h;
+
+    return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_UNAUTHORIZED, error, message);
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
+    ngx_http_lgsp_main_conf_t *lmcf)
+{
+    u_char                        *token;
+    size_t                         len;
+    ngx_str_t                     *auth;
+    lgsp_jwt_t                     jwt;
+    lgsp_jwt_rc_e                  rc;
+    EVP_PKEY                      *pkey;
+    const char                    *aud;
+    const lgsp_snapshot_t         *snap;
+    const lgsp_snap_key_t         *key;
+    const lgsp_snap_issuer_t      *iss;
+    const lgsp_snap_system_t      *sys;
+    const lgsp_snap_agency_t      *org;
+    const lgsp_snap_credential_t  *cred;
+    u_char                         scratch[LGSP_JWT_SCRATCH_SIZE];
+
+    if (r->headers_in.authorization == NULL) {
+        return ngx_http_lgsp_bad_token(r, ctx, "missing_token",
+                                       "an Authorization: Bearer token is "
+                                       "required");
+    }
+
+    auth = &r->headers_in.authorization->value;
+
+    if (auth->len < sizeof("Bearer ") - 1
+        || ngx_strncasecmp(auth->data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1) != 0)
+    {
+        return ngx_http_lgsp_bad_token(r, ctx, "missing_token",
+                                       "the Authorization scheme must be "
+                                       "Bearer");
+    }
+
+    token = auth->data + sizeof("Bearer ") - 1;
+    len = auth->len - (sizeof("Bearer ") - 1);
+
+    while (len && *token == ' ') {
+        token++;
+        len--;
+    }
+
+    if (len > LGSP_JWT_MAX_LEN) {
+        return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
+                                       "the token is too long");
+    }
+
+    rc = lgsp_jwt_parse(&jwt, token, len, scratch, sizeof(scratch));
+    if (rc != LGSP_JWT_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "lgsp: token refused: %s", lgsp_jwt_strerror(rc));
+        return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
+                                       "the token is malformed");
+    }
+
+    snap = &ctx->holder->snap;
+
+    key = lgsp_snap_key(snap, (const char *) jwt.kid.data, jwt.kid.len);
+    if (key == NULL) {
+        return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
+                                       "the token's key is unknown");
+    }
+
+    iss = &snap->issuers[key->issuer];
+
+    if (jwt.iss.len != iss->iss.len
+        || ngx_memcmp(jwt.iss.data, snap->strings + iss->iss.off,
+                      jwt.iss.len) != 0
+        || !(iss->env_mask & LGSP_ENV_BIT(ctx->environment)))
+    {
+        return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
+                                       "the token's issuer is not trusted "
+                                       "here");
+    }
+
+    if (iss->flags & LGSP_ISSUER_PLATFORM) {
+        aud = ctx->environment == LGSP_ENV_SANDBOX ? "lgsp:sandbox"
+                                                   : "lgsp:production";
+        len = ngx_strlen(aud);
+
+    } else {
+        aud = snap->strings + iss->audience.off;
+        len = iss->audience.len;
+    }
+
+    if (!lgsp_jwt_has_aud(&jwt, aud, len)) {
+        return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
+                                       "the token is not for this "
+                                       "environment");
+    }
+
+    if (key->verify_until && ngx_time() > key->verify_until) {
+        return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
+                                       "the token's key is retired");
+    }
+
+    pkey = ctx->holder->keys[key - snap->keys];
+
+    rc = lgsp_jwt_verify(&jwt, pkey, (lgsp_jwt_alg_e) key->alg);
+    if (rc != LGSP_JWT_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "lgsp: token refused: %s", lgsp_jwt_strerror(rc));
+        return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
+                                       "the token's signature is not valid");
+    }
+
+    rc = lgsp_jwt_check_time(&jwt, ngx_time(), lmcf->token_skew);
+    if (rc == LGSP_JWT_EXPIRED) {
+        return ngx_http_lgsp_bad_token(r, ctx, "token_expired",
+                                       "the token has expired");
+    }
+
+    if (rc != LGSP_JWT_OK) {
+        return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
+                                       "the token is not valid now");
+    }
+
+    /* the credential: a revoked one is gone from the snapshot */
+
+    if (iss->flags & LGSP_ISSUER_PLATFORM) {
+        cred = lgsp_snap_credential(snap, (const char *) jwt.client_id.data,
+                                    jwt.client_id.len);
+        if (cred == NULL || cred->env != ctx->environment) {
+            return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
+                                           "the token's credential is "
+                                           "revoked");
+        }
+
+        ctx->credential = cred;
+        ctx->client_id.data = (u_char *) snap->strings + cred->client_id.off;
+        ctx->client_id.len = cred->client_id.len;
+    }
+
+    /* step 4: who is calling */
+
+    sys = lgsp_snap_system(snap, (const char *) jwt.sub.data, jwt.sub.len);
+
+    if (sys == NULL
+        || (ctx->credential && &snap->systems[ctx->credential->system] != sys))
+    {
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_FORBIDDEN,
+                                  "identity_rejected",
+                                  "the calling system is not registered");
+    }
+
+    ctx->consumer = sys;
+    ctx->consumer_agency = &snap->agencies[sys->agency];
+
+    if (sys->flags & LGSP_SYSTEM_SUSPENDED) {
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_FORBIDDEN,
+                                  "identity_rejected",
+                                  "the calling system is suspended");
+    }
+
+    if (ctx->consumer_agency->flags & LGSP_AGENCY_CLOSED) {
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_FORBIDDEN,
+                                  "identity_rejected",
+                                  "the calling agency's code is closed");
+    }
+
+    if (jwt.org.len == 0) {
+        if (iss->flags & LGSP_ISSUER_PLATFORM) {
+            return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_FORBIDDEN,
+                                      "identity_rejected",
+                                      "the token names no agency");
+        }
+
+    } else {
+        org = lgsp_snap_agency_by_code(snap, (const char *) jwt.org.data,
+                                       jwt.org.len);
+        if (org != ctx->consumer_agency) {
+            return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_FORBIDDEN,
+                                      "identity_rejected",
+                                      "the token's agency is not the "
+                                      "calling system's");
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_grant(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx)
+{
+    u_char                   *p, *last;
+    ngx_uint_t                i;
+    ngx_table_elt_t          *h;
+    const lgsp_snap_grant_t  *g;
+
+    g = lgsp_snap_grant(&ctx->holder->snap, ctx->consumer->id,
+                        ctx->version->id, (uint32_t) ctx->environment);
+
+    if (g == NULL || (g->flags & LGSP_GRANT_SUSPENDED)) {
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_FORBIDDEN, "no_grant",
+                                  g ? "the grant for this service is "
+                                      "suspended"
+                                    : "no grant for this service in this "
+                                      "environment");
+    }
+
+    ctx->grant = g;
+
+    for (i = 0; i < sizeof(ngx_http_lgsp_methods)
+                    / sizeof(ngx_http_lgsp_methods[0]); i++)
+    {
+        if (r->method == ngx_http_lgsp_methods[i].nginx
+            && (ctx->version->methods & ngx_http_lgsp_methods[i].lgsp))
+        {
+            return NGX_OK;
+        }
+    }
+
+    /* 405 names what is allowed (RFC 9110 §15.5.6) */
+
+    p = ngx_pnalloc(r->pool, sizeof("GET, HEAD, POST, PUT, PATCH, DELETE, "
+                                    "OPTIONS"));
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = p;
+
+    for (i = 0; i < sizeof(ngx_http_lgsp_methods)
+                    / sizeof(ngx_http_lgsp_methods[0]); i++)
+    {
+        if (ctx->version->methods & ngx_http_lgsp_methods[i].lgsp) {
+            if (last != p) {
+                *last++ = ',';
+                *last++ = ' ';
+            }
+            last = ngx_cpymem(last, ngx_http_lgsp_methods[i].name,
+                              ngx_strlen(ngx_http_lgsp_methods[i].name));
+        }
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = p;
+    h->value.len = last - p;
+
+    return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_NOT_ALLOWED,
+                              "method_not_allowed",
+                              "this method is not allowed for this "
+                              "service version");
+}
+
+
+/*
+ * The upstream URI: the version's path prefix, then {rest} and the query
+ * exactly as the client sent them (no decoding, no re-encoding).
+ */
+
+static ngx_int_t
+ngx_http_lgsp_forward(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
+    lgsp_path_t *path)
+{
+    u_char                      *p;
+    size_t                       len;
+    lgsp_sv_t                    prefix;
+    const lgsp_snap_upstream_t  *up;
+
+    up = &ctx->version->upstream[ctx->environment];
+
+    if (up->family == 0) {
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                                  "upstream_error",
+                                  "the provider's address cannot be "
+                                  "resolved");
+    }
+
+    prefix = lgsp_snap_sv(&ctx->holder->snap, up->path);
+
+    len = prefix.len + path->rest_len + 1 + 1 + path->args_len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->upstream_uri.data = p;
+
+    p = ngx_cpymem(p, prefix.data, prefix.len);
+    p = ngx_cpymem(p, path->rest, path->rest_len);
+
+    if (p == ctx->upstream_uri.data) {
+        *p++ = '/';
+    }
+
+    if (path->has_args) {
+        *p++ = '?';
+        p = ngx_cpymem(p, path->args, path->args_len);
+    }
+
+    ctx->upstream_uri.len = p - ctx->upstream_uri.data;
+    ctx->allowed = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_table_elt_t *
+ngx_http_lgsp_find_header(ngx_http_request_t *r, const char *name,
+    size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].lowcase_key, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}

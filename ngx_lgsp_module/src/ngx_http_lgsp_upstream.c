@@ -1,0 +1,171 @@
+/*
+ * "lgsp_balancer" in an upstream{} block: the peer of each request is the
+ * provider the access phase chose from the snapshot.  proxy_pass names
+ * this block, so nginx's keepalive module (which matches cached
+ * connections by peer address) keeps connections to providers open --
+ * "proxy_pass http://$var" to a bare address would open one per request.
+ */
+
+#include "ngx_http_lgsp_module.h"
+
+
+typedef struct {
+    ngx_sockaddr_t   sockaddr;
+    socklen_t        socklen;
+    ngx_str_t        name;
+    u_char           text[NGX_SOCKADDR_STRLEN];
+} ngx_http_lgsp_peer_t;
+
+
+static ngx_int_t ngx_http_lgsp_upstream_init(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_lgsp_upstream_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_lgsp_upstream_get_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_lgsp_upstream_free_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state);
+
+
+char *
+ngx_http_lgsp_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+
+    if (uscf->peer.init_upstream) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lgsp_balancer\" must come before any other "
+                           "balancer and before \"keepalive\"");
+        return NGX_CONF_ERROR;
+    }
+
+    uscf->peer.init_upstream = ngx_http_lgsp_upstream_init;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_upstream_init(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
+{
+    us->peer.init = ngx_http_lgsp_upstream_init_peer;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_upstream_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_msec_t                   timeout;
+    ngx_http_upstream_t         *u;
+    ngx_http_lgsp_ctx_t         *ctx;
+    ngx_http_lgsp_peer_t        *peer;
+    struct sockaddr_in          *sin;
+    ngx_http_upstream_conf_t    *ucf;
+    const lgsp_snap_upstream_t  *up;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6         *sin6;
+#endif
+
+    ctx = ngx_http_lgsp_get_ctx(r);
+
+    if (ctx == NULL || !ctx->allowed) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "lgsp: lgsp_balancer used outside an lgsp_gateway "
+                      "location");
+        return NGX_ERROR;
+    }
+
+    up = &ctx->version->upstream[ctx->environment];
+
+    peer = ngx_palloc(r->pool, sizeof(ngx_http_lgsp_peer_t));
+    if (peer == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&peer->sockaddr, sizeof(ngx_sockaddr_t));
+
+    switch (up->family) {
+
+#if (NGX_HAVE_INET6)
+    case 6:
+        sin6 = &peer->sockaddr.sockaddr_in6;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(up->port);
+        ngx_memcpy(&sin6->sin6_addr, up->addr, 16);
+        peer->socklen = sizeof(struct sockaddr_in6);
+        break;
+#endif
+
+    case 4:
+        sin = &peer->sockaddr.sockaddr_in;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(up->port);
+        ngx_memcpy(&sin->sin_addr, up->addr, 4);
+        peer->socklen = sizeof(struct sockaddr_in);
+        break;
+
+    default:
+        return NGX_ERROR;
+    }
+
+    peer->name.data = peer->text;
+    peer->name.len = ngx_sock_ntop(&peer->sockaddr.sockaddr, peer->socklen,
+                                   peer->text, NGX_SOCKADDR_STRLEN, 1);
+
+    u = r->upstream;
+    u->peer.data = peer;
+    u->peer.get = ngx_http_lgsp_upstream_get_peer;
+    u->peer.free = ngx_http_lgsp_upstream_free_peer;
+    u->peer.tries = 1;
+
+    /*
+     * Per-version timeouts: proxy_*_timeout take no variables, so the
+     * request gets its own copy of the upstream configuration (as
+     * OpenResty's balancer does).  Timeouts are read at connect time,
+     * after this point.
+     */
+
+    timeout = ctx->version->timeout_ms;
+
+    if (timeout) {
+        ucf = ngx_palloc(r->pool, sizeof(ngx_http_upstream_conf_t));
+        if (ucf == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ucf = *u->conf;
+        ucf->connect_timeout = ngx_min(timeout, u->conf->connect_timeout);
+        ucf->send_timeout = timeout;
+        ucf->read_timeout = timeout;
+        u->conf = ucf;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_lgsp_peer_t  *peer = data;
+
+    pc->sockaddr = &peer->sockaddr.sockaddr;
+    pc->socklen = peer->socklen;
+    pc->name = &peer->name;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_lgsp_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    /* one provider address per request: nothing to fall back to */
+    pc->tries = 0;
+}

@@ -1,0 +1,231 @@
+#!/usr/bin/perl
+# The data path (SPEC §4-§6): a token from lgspd, a call through nginx to a
+# real upstream, and every refusal of the SPEC §4 table with its envelope.
+use strict;
+use warnings;
+use lib 't/lib';
+use IO::Socket::INET;
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(sleep time);
+use LGSP::Test;
+use LGSP::Demo;
+
+my $t = LGSP::Test->new(workers => 2);
+my $up = $t->upstream;
+my $sbx = $t->upstream;
+my $d = LGSP::Demo::build($t, upstream => $up, sandbox_upstream => $sbx);
+my $tok = $d->token('production');
+my $stok = $d->token('sandbox');
+ok($t->wait_until(sub { call('GET', '/api/citizen/v1/ping', $tok)->{status} == 200 }, 3),
+   'the registry reaches the data path');
+
+sub call {
+    my ($method, $path, $token, %o) = @_;
+    my %h = %{ $o{headers} // {} };
+    $h{Authorization} = "Bearer $token" if defined $token;
+    return $t->http($method, $path, headers => \%h,
+                    (defined $o{content} ? (content => $o{content}) : ()));
+}
+
+sub envelope {
+    my ($r, $status, $error, $name) = @_;
+    is($r->{status}, $status, "$name: $status") or diag($r->{content});
+    my $j = eval { decode_json($r->{content}) } // {};
+    is($j->{error}, $error, "$name: error $error");
+    is($j->{status}, '01', "$name: status 01");
+    like($r->{headers}{'content-type'} // '', qr{^application/json}, "$name: JSON");
+    ok(length($j->{transaction_id} // '') >= 16, "$name: transaction id")
+        && is($j->{transaction_id}, $r->{headers}{'x-lgsp-transaction-id'},
+              "$name: same id in header and body");
+    return $j;
+}
+
+# --- the happy path, production ---------------------------------------
+my $r = call('GET', '/api/citizen/v1/people/42?name=a%20b&x=..%2F', $tok,
+             headers => { 'X-LGSP-Consumer-Org' => 'G01', 'X-LGSP-Consumer-System' => 'evil',
+                          'X-LGSP-Environment' => 'sandbox', 'X-LGSP-Transaction-Id' => 'forged',
+                          'X-LGSP-Request-Id' => 'my-req:1' });
+is($r->{status}, 200, 'production call reaches the provider') or diag($r->{content});
+my $echo = decode_json($r->{content});
+is($echo->{uri}, '/base/people/42?name=a%20b&x=..%2F', 'rest and query forwarded as received');
+is($echo->{headers}{'x-lgsp-consumer-org'}, 'H26.108', 'consumer org sent, spoof replaced');
+is($echo->{headers}{'x-lgsp-consumer-system'}, 'cons-sys', 'consumer system sent');
+is($echo->{headers}{'x-lgsp-environment'}, 'production', 'environment sent');
+like($echo->{headers}{'x-lgsp-transaction-id'}, qr/^[0-9a-f]{32}$/, 'transaction id sent');
+is($echo->{headers}{'x-lgsp-transaction-id'}, $r->{headers}{'x-lgsp-transaction-id'},
+   'the client sees the same transaction id');
+ok(!exists $echo->{headers}{authorization}, "the consumer's token is not forwarded");
+is($echo->{headers}{'x-lgsp-request-id'}, 'my-req:1', 'the client request id travels');
+like($echo->{headers}{host}, qr/^127\.0\.0\.1:\d+$/, 'Host is the provider');
+
+# --- sandbox reaches the sandbox upstream ------------------------------
+$r = call('GET', '/sandbox/api/citizen/v1/x', $stok);
+is($r->{status}, 200, 'sandbox call') or diag($r->{content});
+is(decode_json($r->{content})->{uri}, '/sbx/x', 'sandbox upstream, not production');
+envelope(call('GET', '/sandbox/api/citizen/v1/x', $tok), 401, 'invalid_token',
+         'production token on the sandbox path');
+envelope(call('GET', '/api/citizen/v1/x', $stok), 401, 'invalid_token',
+         'sandbox token on the production path');
+
+# --- step 1: raw path -------------------------------------------------
+for my $p ('/api/citizen/v1/../../other/v1/x', '/api/citizen/v1/%2e%2e/x',
+           '/api/citizen/v1/a%2fb', '/api/citizen/v1/a%5Cb', '/api/citizen/v1/./x',
+           '/api/citizen/v1/%2E%2e/%2E%2E/x') {
+    envelope(raw_get($p, $tok), 400, 'invalid_path', "path $p");
+}
+envelope(call('GET', '/api/citizen/v1/x', $tok, headers => { 'X-LGSP-Request-Id' => 'a b' }),
+         400, 'invalid_request_id', 'bad request id');
+envelope(call('GET', '/api/citizen/v1/x', $tok, headers => { 'X-LGSP-Request-Id' => 'a' x 65 }),
+         400, 'invalid_request_id', 'request id over 64');
+
+# --- step 2 ------------------------------------------------------------
+envelope(call('GET', '/api/nosuch/v1/x', $tok), 404, 'unknown_service', 'unknown service');
+envelope(call('GET', '/api/citizen/v9/x', $tok), 404, 'unknown_service', 'unknown version');
+
+# --- step 3: tokens ----------------------------------------------------
+$r = call('GET', '/api/citizen/v1/x', undef);
+envelope($r, 401, 'missing_token', 'no token');
+is($r->{headers}{'www-authenticate'}, 'Bearer realm="lgsp"', 'WWW-Authenticate without error');
+$r = $t->http('GET', '/api/citizen/v1/x', headers => { Authorization => 'Basic YTpi' });
+envelope($r, 401, 'missing_token', 'Basic scheme');
+$r = call('GET', '/api/citizen/v1/x', 'garbage');
+envelope($r, 401, 'invalid_token', 'garbage token');
+is($r->{headers}{'www-authenticate'}, 'Bearer realm="lgsp", error="invalid_token"',
+   'WWW-Authenticate with error');
+envelope(call('GET', '/api/citizen/v1/x', 'a' x 9000), 401, 'invalid_token', 'token over 8 KB');
+my $c = LGSP::Demo::claims($tok);
+my %base = %$c;
+envelope(call('GET', '/api/citizen/v1/x', $d->mint({ %base, exp => time - 3600 })),
+         401, 'token_expired', 'expired token');
+my $er = call('GET', '/api/citizen/v1/x', $d->mint({ %base, exp => time - 3600 }));
+like($er->{headers}{'www-authenticate'}, qr/error="invalid_token"/, 'expired: WWW-Authenticate');
+is(call('GET', '/api/citizen/v1/x', $d->mint({ %base, exp => time - 30 }))->{status}, 200,
+   'expired within the skew is accepted');
+envelope(call('GET', '/api/citizen/v1/x', $d->mint({ %base, nbf => time + 3600 })),
+         401, 'invalid_token', 'nbf in the future');
+envelope(call('GET', '/api/citizen/v1/x', $d->mint({ %base, iss => 'https://evil' })),
+         401, 'invalid_token', 'wrong iss');
+envelope(call('GET', '/api/citizen/v1/x', $d->mint({ %base, aud => 'lgsp:other' })),
+         401, 'invalid_token', 'wrong aud');
+envelope(call('GET', '/api/citizen/v1/x', $d->mint(\%base, kid => 'nosuchkid')),
+         401, 'invalid_token', 'unknown kid');
+(my $bad_sig = $tok) =~ s/.{4}$/AAAA/;
+envelope(call('GET', '/api/citizen/v1/x', $bad_sig), 401, 'invalid_token', 'bad signature');
+
+# --- step 4: identity --------------------------------------------------
+envelope(call('GET', '/api/citizen/v1/x', $d->mint({ %base, org => 'H26.107' })),
+         403, 'identity_rejected', 'org of another agency');
+envelope(call('GET', '/api/citizen/v1/x', $d->mint({ %base, sub => 'prov-sys' })),
+         401, 'invalid_token', "sub not the credential's system");
+
+# --- step 5: grant and method -----------------------------------------
+$t->ctl_ok('system', 'add', 'other-sys', '--agency', 'H26.108', '--name', 'Khac');
+my ($oid, $osecret) = split /\n/, $t->ctl_ok('credential', 'issue', 'other-sys', '--env', 'production');
+$d->{cred}{other} = { client_id => $oid, client_secret => $osecret };
+my $otok = $d->token('other');
+envelope(call('GET', '/api/citizen/v1/x', $otok), 403, 'no_grant', 'no grant');
+$r = call('DELETE', '/api/citizen/v1/x', $tok);
+envelope($r, 405, 'method_not_allowed', 'method not allowed');
+is($r->{headers}{allow}, 'GET, POST', 'Allow lists the methods');
+
+# --- body limit and nginx's own errors --------------------------------
+$t->ctl_ok('service', 'set', 'citizen/v1', '--body-limit', '100');
+sleep 0.5;
+envelope(call('POST', '/api/citizen/v1/x', $tok, content => 'x' x 200,
+              headers => { 'Content-Type' => 'text/plain' }),
+         413, 'body_too_large', 'body over the version limit');
+is(call('POST', '/api/citizen/v1/x', $tok, content => 'x' x 50)->{status}, 200, 'body under the limit');
+envelope($t->http('GET', '/api/citizen/v1/' . ('a' x 20000)), 414, 'uri_too_long', 'URI too long');
+envelope(raw("GET /api/citizen/v1/x HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"), 400,
+         'bad_request', 'malformed request');
+envelope(raw("GET /api/citizen/v1/x HTTP/1.1\r\nHost: x\r\nX-Big: " . ('b' x 17000) . "\r\n\r\n"),
+         400, 'bad_request', 'header over the buffers');
+
+# --- upstream failures ---------------------------------------------------
+my $dead = LGSP::Test::free_port();
+$t->ctl_ok('service', 'version', 'add', 'citizen/v2', '--upstream', "http://127.0.0.1:$dead/",
+           '--methods', 'GET');
+$t->ctl_ok('service', 'publish', 'citizen/v2', '--env', 'production');
+$t->ctl_ok('grant', 'add', '--consumer', 'cons-sys', '--service', 'citizen/v2', '--env', 'production');
+sleep 0.5;
+envelope(call('GET', '/api/citizen/v2/x', $tok), 502, 'upstream_error', 'provider unreachable');
+
+my $slow = $t->upstream(sub { sleep 3; (200, {}, 'late') });
+$t->ctl_ok('service', 'version', 'add', 'citizen/v3', '--upstream', $slow->{url}, '--timeout', '1');
+$t->ctl_ok('service', 'publish', 'citizen/v3', '--env', 'production');
+$t->ctl_ok('grant', 'add', '--consumer', 'cons-sys', '--service', 'citizen/v3', '--env', 'production');
+sleep 0.5;
+envelope(call('GET', '/api/citizen/v3/x', $tok), 504, 'upstream_timeout', 'provider too slow');
+
+# provider errors pass through unchanged
+my $teapot = $t->upstream(sub { (502, { 'Content-Type' => 'text/plain', 'X-Prov' => 'yes' }, 'provider says no') });
+$t->ctl_ok('service', 'version', 'add', 'citizen/v4', '--upstream', $teapot->{url});
+$t->ctl_ok('service', 'publish', 'citizen/v4', '--env', 'production');
+$t->ctl_ok('grant', 'add', '--consumer', 'cons-sys', '--service', 'citizen/v4', '--env', 'production');
+sleep 0.5;
+$r = call('GET', '/api/citizen/v4/x', $tok);
+is($r->{status}, 502, 'provider status passes through');
+is($r->{content}, 'provider says no', 'provider body passes through');
+is($r->{headers}{'x-prov'}, 'yes', 'provider headers pass through');
+
+# --- deprecation headers ---------------------------------------------
+$t->ctl_ok('service', 'deprecate', 'citizen/v1', '--sunset', '2027-12-31', '--force', '--reason', 'test');
+sleep 0.5;
+$r = call('GET', '/api/citizen/v1/x', $tok);
+is($r->{status}, 200, 'deprecated version still works');
+like($r->{headers}{deprecation} // '', qr/^@\d+$/, 'Deprecation: @unix-time');
+like($r->{headers}{sunset} // '', qr/^\w{3}, \d\d \w{3} 2027 \d\d:\d\d:\d\d GMT$/, 'Sunset: HTTP-date');
+like($r->{headers}{link} // '', qr{^</api/citizen/v\d/>; rel="successor-version"$}, 'Link to the successor');
+
+# --- keepalive to the provider -------------------------------------------
+my $before = $up->{conns}->();
+call('GET', '/api/citizen/v1/k', $tok) for 1 .. 40;
+my $opened = $up->{conns}->() - $before;
+ok($opened <= 2, "keepalive: 40 calls opened $opened new upstream connections");
+
+# --- revocations take effect within 1 s, no reload ---------------------
+sub within_1s {
+    my ($name, $status, $token, $path) = @_;
+    my $t0 = time;
+    my $ok = $t->wait_until(sub { call('GET', $path // '/api/citizen/v1/x', $token)->{status} == $status }, 1.5);
+    ok($ok, sprintf("%s: %d within %.2f s", $name, $status, time - $t0));
+}
+my $gid = (grep { $_->{service} =~ m{citizen/v3} } @{ decode_json($t->ctl_ok('grant', 'list', '--json')) })[0]{id};
+$t->ctl_ok('grant', 'suspend', $gid, '--reason', 'test');
+within_1s('grant suspended', 403, $tok, '/api/citizen/v3/x');
+$t->ctl_ok('grant', 'revoke', $gid);
+within_1s('grant revoked', 403, $tok, '/api/citizen/v3/x');
+$t->ctl_ok('service', 'suspend', 'citizen/v4', '--reason', 'maintenance');
+within_1s('service suspended', 503, $tok, '/api/citizen/v4/x');
+$t->ctl_ok('service', 'retire', 'citizen/v2', '--force', '--reason', 'test');
+within_1s('version retired', 410, $tok, '/api/citizen/v2/x');
+$t->ctl_ok('system', 'suspend', 'cons-sys', '--reason', 'test');
+within_1s('system suspended', 403, $tok);
+$t->ctl_ok('system', 'resume', 'cons-sys', '--reason', 'test');
+within_1s('system resumed', 200, $tok);
+$t->ctl_ok('credential', 'revoke', $d->{cred}{production}{client_id});
+within_1s('credential revoked', 401, $tok);
+$t->ctl_ok('agency', 'close', 'H26.108', '--reason', 'merged');
+within_1s('agency closed', 403, $otok);
+
+$t->stop;
+done_testing;
+
+# A request sent byte for byte, for paths and headers HTTP::Tiny would fix.
+sub raw {
+    my ($req) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port) or die;
+    print $s $req;
+    local $/;
+    my $resp = <$s> // '';
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    my ($status) = $head =~ m{^HTTP/1\.\d (\d+)};
+    my %h = map { my ($k, $v) = split /:\s*/, $_, 2; (lc $k, $v) } grep { /:/ } split /\r\n/, $head;
+    return { status => $status // 0, headers => \%h, content => $body // '' };
+}
+
+sub raw_get {
+    my ($path, $token) = @_;
+    return raw("GET $path HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer $token\r\n\r\n");
+}
