@@ -211,6 +211,13 @@ ngx_http_lgsp_access_handler(ngx_http_request_t *r)
                                   "limit");
     }
 
+    /* step 6: rate limits */
+
+    rc = ngx_http_lgsp_limit(r, ctx, llcf);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     /* step 8: what the proxy needs */
 
     return ngx_http_lgsp_forward(r, ctx, &path);

@@ -46,6 +46,20 @@ static ngx_command_t  ngx_http_lgsp_commands[] = {
       offsetof(ngx_http_lgsp_main_conf_t, token_skew),
       NULL },
 
+    { ngx_string("lgsp_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lgsp_main_conf_t, limit_zone_size),
+      NULL },
+
+    { ngx_string("lgsp_limit_dry_run"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lgsp_loc_conf_t, limit_dry_run),
+      NULL },
+
     { ngx_string("lgsp_balancer"),
       NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS,
       ngx_http_lgsp_balancer,
@@ -120,6 +134,7 @@ ngx_http_lgsp_create_main_conf(ngx_conf_t *cf)
      */
 
     lmcf->token_skew = NGX_CONF_UNSET;
+    lmcf->limit_zone_size = NGX_CONF_UNSET_SIZE;
 
     return lmcf;
 }
@@ -133,10 +148,22 @@ ngx_http_lgsp_init_main_conf(ngx_conf_t *cf, void *conf)
     u_char  *p;
 
     ngx_conf_init_value(lmcf->token_skew, 60);
+    ngx_conf_init_size_value(lmcf->limit_zone_size, 16 * 1024 * 1024);
+
+    if (lmcf->limit_zone_size < 64 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lgsp_limit_zone\" of %uz bytes is too small, "
+                           "it must be at least 64k", lmcf->limit_zone_size);
+        return NGX_CONF_ERROR;
+    }
 
     if (lmcf->home.len == 0) {
         /* the module may be loaded without a gateway configured */
         return NGX_CONF_OK;
+    }
+
+    if (ngx_http_lgsp_limit_zone_add(cf, lmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     lmcf->socket.len = lmcf->home.len + sizeof("/run/lgspd.sock") - 1;
@@ -165,6 +192,7 @@ ngx_http_lgsp_create_loc_conf(ngx_conf_t *cf)
 
     llcf->gateway = NGX_CONF_UNSET;
     llcf->environment = NGX_CONF_UNSET_UINT;
+    llcf->limit_dry_run = NGX_CONF_UNSET;
 
     return llcf;
 }
@@ -180,6 +208,7 @@ ngx_http_lgsp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->gateway, prev->gateway, 0);
     ngx_conf_merge_str_value(conf->prefix, prev->prefix, "");
+    ngx_conf_merge_value(conf->limit_dry_run, prev->limit_dry_run, 0);
     ngx_conf_merge_uint_value(conf->environment, prev->environment,
                               NGX_HTTP_LGSP_ENV_PRODUCTION);
 

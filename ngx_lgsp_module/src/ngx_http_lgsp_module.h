@@ -19,6 +19,7 @@ typedef struct {
     ngx_str_t                   home;       /* $LGSP_HOME */
     ngx_str_t                   socket;     /* home/run/lgspd.sock */
     time_t                      token_skew;
+    size_t                      limit_zone_size;
     ngx_int_t                   txid_index; /* $lgsp_transaction_id */
 } ngx_http_lgsp_main_conf_t;
 
@@ -27,6 +28,7 @@ typedef struct {
     ngx_flag_t                  gateway;
     ngx_uint_t                  environment;
     ngx_str_t                   prefix;     /* the location's name */
+    ngx_flag_t                  limit_dry_run;
 } ngx_http_lgsp_loc_conf_t;
 
 
@@ -60,6 +62,8 @@ typedef struct {
     ngx_str_t                       upstream_uri;
     ngx_str_t                       client_id;
     ngx_str_t                       request_id;
+    ngx_str_t                       rl_policy;  /* RateLimit-Policy */
+    ngx_str_t                       rl_state;   /* RateLimit */
     ngx_uint_t                      environment;
 
     ngx_uint_t                      status;     /* gateway's own answer */
@@ -83,6 +87,13 @@ ngx_http_lgsp_ctx_t *ngx_http_lgsp_get_ctx(ngx_http_request_t *r);
 /* errors: the JSON envelope, sent by the module itself */
 ngx_int_t ngx_http_lgsp_deny(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     ngx_uint_t status, const char *error, const char *message);
+
+/* limits: SPEC §4 step 6 */
+ngx_int_t ngx_http_lgsp_limit_zone_add(ngx_conf_t *cf,
+    ngx_http_lgsp_main_conf_t *lmcf);
+ngx_int_t ngx_http_lgsp_limit(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
+    ngx_http_lgsp_loc_conf_t *llcf);
+uint64_t ngx_http_lgsp_limit_rejected(void);
 
 /* variables */
 ngx_int_t ngx_http_lgsp_add_variables(ngx_conf_t *cf);

@@ -19,6 +19,8 @@ typedef enum {
     NGX_HTTP_LGSP_VAR_DEPRECATION,
     NGX_HTTP_LGSP_VAR_SUNSET,
     NGX_HTTP_LGSP_VAR_LINK,
+    NGX_HTTP_LGSP_VAR_RL_POLICY,
+    NGX_HTTP_LGSP_VAR_RL_STATE,
 } ngx_http_lgsp_var_e;
 
 
@@ -66,6 +68,12 @@ static ngx_http_variable_t  ngx_http_lgsp_vars[] = {
 
     { ngx_string("lgsp_link"), NULL, ngx_http_lgsp_ctx_variable,
       NGX_HTTP_LGSP_VAR_LINK, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lgsp_ratelimit_policy"), NULL, ngx_http_lgsp_ctx_variable,
+      NGX_HTTP_LGSP_VAR_RL_POLICY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lgsp_ratelimit"), NULL, ngx_http_lgsp_ctx_variable,
+      NGX_HTTP_LGSP_VAR_RL_STATE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -215,6 +223,16 @@ ngx_http_lgsp_ctx_variable(ngx_http_request_t *r,
             s.data = (const char *) p;
             s.len = len;
         }
+        break;
+
+    case NGX_HTTP_LGSP_VAR_RL_POLICY:
+        s.data = (const char *) ctx->rl_policy.data;
+        s.len = ctx->rl_policy.len;
+        break;
+
+    case NGX_HTTP_LGSP_VAR_RL_STATE:
+        s.data = (const char *) ctx->rl_state.data;
+        s.len = ctx->rl_state.len;
         break;
 
     case NGX_HTTP_LGSP_VAR_SNI:

@@ -1,0 +1,254 @@
+/*
+ * SPEC §4 step 6: the grant's rate and burst, its daily quota, then the
+ * version's cap that protects the provider.  GCRA cells (lgsp_limit.c)
+ * live in one shared zone, indexed by registry ids (never reused), updated
+ * by compare-and-swap: no mutex and no tree walk per request.
+ */
+
+#include "ngx_http_lgsp_module.h"
+#include "lgsp_limit.h"
+
+
+#define NGX_HTTP_LGSP_LIMIT_MAGIC  0x4c4753504c494d31ULL   /* "LGSPLIM1" */
+
+
+typedef struct {
+    uint64_t    magic;
+    uint64_t    ngrants;        /* grant slots: 2 cells each (rate, quota) */
+    uint64_t    nversions;      /* version slots: 1 cell each */
+    uint64_t    rejected;       /* 429s (and dry-run would-be 429s) */
+    uint64_t    cells[1];
+} ngx_http_lgsp_limit_shm_t;
+
+
+static ngx_int_t ngx_http_lgsp_limit_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+
+
+static ngx_http_lgsp_limit_shm_t  *ngx_http_lgsp_limits;
+
+
+ngx_int_t
+ngx_http_lgsp_limit_zone_add(ngx_conf_t *cf, ngx_http_lgsp_main_conf_t *lmcf)
+{
+    ngx_str_t        name = ngx_string("lgsp_limits");
+    ngx_shm_zone_t  *zone;
+
+    zone = ngx_shared_memory_add(cf, &name, lmcf->limit_zone_size,
+                                 &ngx_http_lgsp_module);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->init = ngx_http_lgsp_limit_init_zone;
+    zone->data = lmcf;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    size_t                      cells;
+    ngx_slab_pool_t            *shpool;
+    ngx_http_lgsp_limit_shm_t  *lim;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (data) {
+        /* a reload: keep every cell, so no fresh burst is handed out */
+        shm_zone->data = shpool->data;
+        ngx_http_lgsp_limits = shpool->data;
+        return NGX_OK;
+    }
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        ngx_http_lgsp_limits = shpool->data;
+        return NGX_OK;
+    }
+
+    /* leave a quarter of the zone to the slab allocator's own books */
+    cells = (shm_zone->shm.size - shm_zone->shm.size / 4
+             - sizeof(ngx_http_lgsp_limit_shm_t)) / sizeof(uint64_t);
+
+    lim = ngx_slab_calloc(shpool, sizeof(ngx_http_lgsp_limit_shm_t)
+                                  + cells * sizeof(uint64_t));
+    if (lim == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "lgsp: zone \"%V\" is too small",
+                      &shm_zone->shm.name);
+        return NGX_ERROR;
+    }
+
+    /* four grant cells for each version cell: grants far outnumber them */
+    lim->magic = NGX_HTTP_LGSP_LIMIT_MAGIC;
+    lim->nversions = cells / 9;
+    lim->ngrants = (cells - lim->nversions) / 2;
+
+    shpool->data = lim;
+    shm_zone->data = lim;
+    ngx_http_lgsp_limits = lim;
+
+    ngx_sprintf(shpool->log_ctx, " in lgsp zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    return NGX_OK;
+}
+
+
+uint64_t
+ngx_http_lgsp_limit_rejected(void)
+{
+    return ngx_http_lgsp_limits
+           ? __atomic_load_n(&ngx_http_lgsp_limits->rejected,
+                             __ATOMIC_RELAXED)
+           : 0;
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_limit_headers(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
+    lgsp_limit_item_t *items, size_t n)
+{
+    ssize_t  len;
+
+    ctx->rl_policy.data = ngx_pnalloc(r->pool, LGSP_LIMIT_HEADER_LEN);
+    ctx->rl_state.data = ngx_pnalloc(r->pool, LGSP_LIMIT_HEADER_LEN);
+
+    if (ctx->rl_policy.data == NULL || ctx->rl_state.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = lgsp_limit_format_policy((char *) ctx->rl_policy.data,
+                                   LGSP_LIMIT_HEADER_LEN, items, n);
+    ctx->rl_policy.len = len > 0 ? (size_t) len : 0;
+
+    len = lgsp_limit_format_state((char *) ctx->rl_state.data,
+                                  LGSP_LIMIT_HEADER_LEN, items, n);
+    ctx->rl_state.len = len > 0 ? (size_t) len : 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lgsp_limit_refuse(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
+    ngx_http_lgsp_loc_conf_t *llcf, lgsp_limit_result_t *res,
+    const char *error)
+{
+    u_char           *p;
+    ngx_table_elt_t  *h;
+
+    __atomic_fetch_add(&ngx_http_lgsp_limits->rejected, 1, __ATOMIC_RELAXED);
+
+    if (llcf->limit_dry_run) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "lgsp: dry run: would refuse \"%V\" with %s",
+                      &ctx->route, error);
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT32_LEN);
+    h = ngx_list_push(&r->headers_out.headers);
+
+    if (p == NULL || h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, "%uD", res->retry_after) - p;
+
+    return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_TOO_MANY_REQUESTS, error,
+                              ngx_strcmp(error, "quota_exceeded") == 0
+                              ? "the daily quota of this grant is used up"
+                              : "too many requests; retry later");
+}
+
+
+ngx_int_t
+ngx_http_lgsp_limit(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
+    ngx_http_lgsp_loc_conf_t *llcf)
+{
+    uint64_t                    now, *grant_cell, *quota_cell, *ver_cell;
+    ngx_time_t                 *tp;
+    lgsp_limit_item_t           items[LGSP_LIMIT_ITEMS_MAX];
+    lgsp_limit_result_t         g, q, v;
+    const lgsp_snap_grant_t    *grant;
+    const lgsp_snap_version_t  *ver;
+    ngx_http_lgsp_limit_shm_t  *lim;
+
+    lim = ngx_http_lgsp_limits;
+    if (lim == NULL) {
+        return NGX_OK;
+    }
+
+    grant = ctx->grant;
+    ver = ctx->version;
+
+    /*
+     * Ids index the cells directly.  Past the zone's capacity two keys
+     * share a cell, which can only make their limits stricter, never
+     * looser; size lgsp_limit_zone for the registry to avoid it.
+     */
+    grant_cell = &lim->cells[(grant->id % lim->ngrants) * 2];
+    quota_cell = grant_cell + 1;
+    ver_cell = &lim->cells[lim->ngrants * 2 + ver->id % lim->nversions];
+
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000000 + (uint64_t) tp->msec * 1000;
+
+    ngx_memzero(&q, sizeof(q));
+    ngx_memzero(&v, sizeof(v));
+
+    items[0].kind = LGSP_LIMIT_GRANT;
+    items[0].result = &g;
+    items[1].kind = LGSP_LIMIT_QUOTA;
+    items[1].result = NULL;
+    items[2].kind = LGSP_LIMIT_SERVICE;
+    items[2].result = NULL;
+
+    lgsp_limit_take(grant_cell, now, grant->rate, grant->burst, &g);
+
+    if (!g.allowed) {
+        if (ngx_http_lgsp_limit_headers(r, ctx, items, 1) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return ngx_http_lgsp_limit_refuse(r, ctx, llcf, &g, "rate_limited");
+    }
+
+    if (grant->quota) {
+        items[1].result = &q;
+        lgsp_limit_quota_take(quota_cell, now, grant->quota, &q);
+
+        if (!q.allowed) {
+            lgsp_limit_refund(grant_cell, now, &g);
+            if (ngx_http_lgsp_limit_headers(r, ctx, items, 2) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+            return ngx_http_lgsp_limit_refuse(r, ctx, llcf, &q,
+                                              "quota_exceeded");
+        }
+    }
+
+    items[2].result = &v;
+    lgsp_limit_take(ver_cell, now, ver->rate, ver->burst, &v);
+
+    if (ngx_http_lgsp_limit_headers(r, ctx, items, 3) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!v.allowed) {
+        /* the cap refused: this caller's share is given back */
+        lgsp_limit_refund(grant_cell, now, &g);
+        if (grant->quota) {
+            lgsp_limit_quota_refund(quota_cell, &q);
+        }
+        return ngx_http_lgsp_limit_refuse(r, ctx, llcf, &v, "rate_limited");
+    }
+
+    return NGX_OK;
+}
