@@ -887,7 +887,7 @@ lgsp_jwt_json_string(lgsp_jwt_json_t *js, lgsp_jwt_str_t *out)
 }
 
 
-/* any RFC 8259 number, skipped: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+/* any RFC 8259 number, skipped: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
 static lgsp_jwt_rc_e
 lgsp_jwt_json_number(lgsp_jwt_json_t *js)
 {
