@@ -157,6 +157,12 @@ parse_json(const char *body, size_t len, params_t *p, const char **why)
     cJSON *root, *item;
     int    rc = 0;
 
+    /* cJSON would cut a string at an escaped NUL: "a\u0000b" must not
+     * pass as "a" */
+    if (memmem(body, len, "\\u0000", 6) != NULL) {
+        *why = "a parameter is badly encoded";
+        return -1;
+    }
     root = cJSON_ParseWithLength(body, len);
     if (root == NULL || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
