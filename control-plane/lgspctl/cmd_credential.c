@@ -29,6 +29,15 @@ usage(void)
     return ctl_usage(ctl_find("credential"));
 }
 
+/* getopt's own message would start with the verb, not "lgspctl:" */
+static int
+bad_option(char **argv)
+{
+    cp_err("%s %s: unknown option or missing value: %s", "credential", argv[0],
+           argv[optind - 1]);
+    return usage();
+}
+
 static void
 iso_time(sqlite3_stmt *st, int col, char *buf, size_t size)
 {
@@ -120,9 +129,10 @@ credential_issue(ctl_t *ctl, int argc, char **argv)
     int            c, rc = CP_EXIT_REFUSED, tries;
 
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c != 'e') {
-            return usage();
+            return bad_option(argv);
         }
         env = optarg;
     }
@@ -331,9 +341,10 @@ credential_list(ctl_t *ctl, int argc, char **argv)
     int           c;
 
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c != 's') {
-            return usage();
+            return bad_option(argv);
         }
         system = optarg;
     }

@@ -28,6 +28,15 @@ usage(void)
     return ctl_usage(ctl_find("key"));
 }
 
+/* getopt's own message would start with the verb, not "lgspctl:" */
+static int
+bad_option(char **argv)
+{
+    cp_err("%s %s: unknown option or missing value: %s", "key", argv[0],
+           argv[optind - 1]);
+    return usage();
+}
+
 static void
 iso_time(sqlite3_stmt *st, int col, char *buf, size_t size)
 {
@@ -98,9 +107,10 @@ key_rotate(ctl_t *ctl, int argc, char **argv)
     int            c, rc = CP_EXIT_REFUSED;
 
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c != 'a') {
-            return usage();
+            return bad_option(argv);
         }
         alg = optarg;
     }
@@ -232,9 +242,10 @@ key_revoke(ctl_t *ctl, int argc, char **argv)
     int           c, rc = CP_EXIT_REFUSED;
 
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c != 'r') {
-            return usage();
+            return bad_option(argv);
         }
         reason = optarg;
     }
