@@ -61,7 +61,8 @@ $(BUILD)/gen/lgsp_migrations.h: $(SQL_FILES) scripts/sql2c
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/gen/lgsp_migrations.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PROJECT_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) $(PROJECT_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libpure.a: $(PURE_OBJS)
 	@rm -f $@ && ar rcs $@ $^
@@ -71,11 +72,13 @@ $(BUILD)/libcp.a: $(CPLIB_OBJS)
 
 $(BUILD)/bin/lgspd: $(LGSPD_OBJS) $(BUILD)/libcp.a $(BUILD)/libpure.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(CP_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(CP_LIBS)
 
 $(BUILD)/bin/lgspctl: $(CTL_OBJS) $(BUILD)/libcp.a $(BUILD)/libpure.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(CP_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(CP_LIBS)
 
 # --- tests ----------------------------------------------------------------
 # Each t/unit/test_*.c exports `Suite *NAME_suite(void)`; the runner's list
@@ -89,7 +92,8 @@ $(BUILD)/obj/t/unit/run.o: $(BUILD)/gen/unit_suites.h
 
 $(BUILD)/bin/unit: $(UNIT_OBJS) $(BUILD)/libcp.a $(BUILD)/libpure.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -pthread -o $@ $^ $(shell pkg-config --libs check) $(CP_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -pthread -o $@ $^ $(shell pkg-config --libs check) $(CP_LIBS)
 
 unit: setup all $(BUILD)/bin/unit
 	@echo "== unit tests (Check)"

@@ -20,6 +20,15 @@ static const ctl_command_t commands[] = {
       "lgspctl init" },
     { "status", "what the control plane sees", cmd_status,
       "lgspctl status [--json]" },
+    { "credential", "client credentials of a system (token endpoint)",
+      cmd_credential,
+      "lgspctl credential issue SYSTEM [--env sandbox|production]\n"
+      "lgspctl credential revoke CLIENT_ID\n"
+      "lgspctl credential list [--system ID]" },
+    { "key", "the platform's token signing keys", cmd_key,
+      "lgspctl key rotate [--alg RS256|ES256]\n"
+      "lgspctl key revoke KID --reason TEXT\n"
+      "lgspctl key list" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
