@@ -275,3 +275,21 @@ cp_parse_upstream_header(char *buf, char *out, size_t osize, char *why,
     }
     return 0;
 }
+
+int
+cp_valid_text(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > max) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        /* a newline in a name or reason would forge lines in tables/logs */
+        if (c < 0x20 || c == 0x7f) {
+            return -1;
+        }
+    }
+    return 0;
+}

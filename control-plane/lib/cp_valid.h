@@ -40,4 +40,9 @@ int cp_parse_uint(const char *s, const char *suffix, long long max,
 int cp_parse_upstream_header(char *buf, char *out, size_t osize, char *why,
                              size_t size);
 
+/* A name or reason: 1..max bytes, no control characters. */
+int cp_valid_text(const char *s, size_t max);
+
+#define CP_TEXT_MAX  512
+
 #endif /* CP_VALID_H */
