@@ -82,6 +82,7 @@ cmd_backup(ctl_t *ctl, int argc, char **argv)
     int       rc = CP_EXIT_REFUSED;
 
     if (argc != 2 || argv[1][0] == '-') {
+        cp_bad("backup: needs FILE");
         return ctl_usage(ctl_find("backup"));
     }
     if (ctl_open(ctl) != 0) {
@@ -334,6 +335,7 @@ cmd_restore(ctl_t *ctl, int argc, char **argv)
     int           rc = CP_EXIT_REFUSED;
 
     if (argc != 2 || argv[1][0] == '-') {
+        cp_bad("restore: needs FILE");
         return ctl_usage(ctl_find("restore"));
     }
     if (access(argv[1], R_OK) != 0) {

@@ -11,11 +11,54 @@
 #include "cp_util.h"
 #include "cp_valid.h"
 
+/*
+ * getopt_long takes any unambiguous prefix of a long option: an operator
+ * typing --upstream-header 'Authorization: ...' would have the secret
+ * taken as a file name and echoed in the error.  Only whole names count.
+ */
+static int
+exact_names(int argc, char **argv, const struct option *opts,
+            const char *what)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        size_t      n;
+        int         known = 0;
+
+        if (strcmp(a, "--") == 0) {
+            break;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            continue;
+        }
+        n = strcspn(a + 2, "=");
+        for (const struct option *o = opts; o->name != NULL; o++) {
+            if (strlen(o->name) == n && strncmp(o->name, a + 2, n) == 0) {
+                known = 1;
+                /* the value of a separate-argument option is skipped */
+                if (o->has_arg == required_argument && a[2 + n] == '\0') {
+                    i++;
+                }
+                break;
+            }
+        }
+        if (!known) {
+            cp_err("%s: unknown option \"%.*s\"", what, (int) (n + 2), a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 cp_getopt(int argc, char **argv, const struct option *opts, const char *what)
 {
     int c;
 
+    if (optind <= 1 && exact_names(argc, argv, opts, what) != 0) {
+        optind = argc;
+        return '?';
+    }
     opterr = 0;
     c = getopt_long(argc, argv, ":", opts, NULL);
     if (c == '?') {
