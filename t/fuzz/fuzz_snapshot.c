@@ -19,10 +19,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     lgsp_snapshot_t  s;
     char             err[256];
-    uint8_t         *f;
+    void            *f;
 
-    f = aligned_alloc(8, size ? size : 8);
-    if (f == NULL) {
+    /* exactly size bytes (posix_memalign takes any size), 8-aligned */
+    if (posix_memalign(&f, 8, size ? size : 1) != 0) {
         return 0;
     }
     memcpy(f, data, size);
