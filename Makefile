@@ -112,6 +112,22 @@ test: setup all $(BUILD)/bin/unit
 run: setup all
 	@scripts/run
 
+# --- fuzzing (clang + libFuzzer; not part of make test) -------------------
+# The fuzz build skips the checksum compare so mutations reach the
+# structure checks; seeds are snapshots lgspd compiled from a demo home.
+FUZZ_SECONDS ?= 60
+$(BUILD)/bin/fuzz_snapshot: t/fuzz/fuzz_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.h schemas/lgsp_snapshot_format.h
+	@mkdir -p $(@D)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Ischemas -Ingx_lgsp_module/src \
+	    t/fuzz/fuzz_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.c -lcrypto -o $@
+
+fuzz: all $(BUILD)/bin/fuzz_snapshot
+	@scripts/fuzz-seeds $(BUILD)/fuzz/snapshot
+	$(BUILD)/bin/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -artifact_prefix=$(BUILD)/fuzz/ \
+	    $(BUILD)/fuzz/snapshot
+
 bench: setup all
 	@scripts/bench
 

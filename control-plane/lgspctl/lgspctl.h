@@ -36,6 +36,9 @@ const ctl_command_t *ctl_find(const char *name);
 /* Is lgspd running for this home?  Its pid or 0. */
 int ctl_lgspd_pid(const ctl_t *ctl);
 
+/* Call after a commit that changes what the gateway serves. */
+void ctl_warn_if_no_lgspd(const ctl_t *ctl);
+
 int cmd_init(ctl_t *ctl, int argc, char **argv);
 int cmd_status(ctl_t *ctl, int argc, char **argv);
 int cmd_credential(ctl_t *ctl, int argc, char **argv);

@@ -175,6 +175,21 @@ ctl_lgspd_pid(const ctl_t *ctl)
     return (int) pid;
 }
 
+/*
+ * After a committed change: the data path only sees it once lgspd
+ * publishes a snapshot, so say so when lgspd is not running (SPEC §7's
+ * one-second promise needs the daemon).  Stderr only: stdout may be JSON.
+ */
+void
+ctl_warn_if_no_lgspd(const ctl_t *ctl)
+{
+    if (ctl_lgspd_pid(ctl) == 0) {
+        fprintf(stderr, "lgspctl: warning: lgspd is not running; the gateway"
+                " keeps serving the last published snapshot until it is"
+                " started\n");
+    }
+}
+
 int
 main(int argc, char **argv)
 {
