@@ -150,6 +150,7 @@ main(int argc, char **argv)
                 d->stop = 1;
             }
         }
+        lgspd_audit_tick(d);
     }
 
     lgspd_http_stop(d);
