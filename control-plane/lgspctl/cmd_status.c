@@ -28,6 +28,7 @@ cmd_status(ctl_t *ctl, int argc, char **argv)
     cJSON *o, *c;
     char  *s;
     int    pid;
+    int64_t backlog;
 
     (void) argv;
     if (argc != 1) {
@@ -37,6 +38,7 @@ cmd_status(ctl_t *ctl, int argc, char **argv)
         return CP_EXIT_REFUSED;
     }
     pid = ctl_lgspd_pid(ctl);
+    backlog = ctl_audit_backlog(ctl);
 
     o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "home", ctl->home.root);
@@ -46,6 +48,7 @@ cmd_status(ctl_t *ctl, int argc, char **argv)
     if (pid > 0) {
         cJSON_AddNumberToObject(o, "lgspd_pid", pid);
     }
+    cJSON_AddNumberToObject(o, "audit_backlog", (double) backlog);
     c = cJSON_AddObjectToObject(o, "counts");
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         cJSON_AddNumberToObject(c, counts[i].name,
@@ -66,6 +69,7 @@ cmd_status(ctl_t *ctl, int argc, char **argv)
         } else {
             printf("lgspd        not running\n");
         }
+        printf("audit_backlog %lld\n", (long long) backlog);
         for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
             printf("%-12s %lld\n", counts[i].name,
                    cp_db_int(ctl->db, counts[i].sql, 0));

@@ -2,6 +2,7 @@
 #define LGSPCTL_H
 
 #include <limits.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "cp_home.h"
@@ -37,5 +38,11 @@ int ctl_lgspd_pid(const ctl_t *ctl);
 
 int cmd_init(ctl_t *ctl, int argc, char **argv);
 int cmd_status(ctl_t *ctl, int argc, char **argv);
+int cmd_audit(ctl_t *ctl, int argc, char **argv);
+
+/* cmd_audit.c: audit records in the spool not yet ingested (-1: unknown) */
+int64_t ctl_audit_backlog(const ctl_t *ctl);
+/* cmd_audit.c: ISO 8601, city time (UTC+7) without an offset → UTC ms */
+int ctl_parse_time(const char *s, int64_t *ms);
 
 #endif /* LGSPCTL_H */
