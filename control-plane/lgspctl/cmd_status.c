@@ -108,6 +108,7 @@ cmd_status(ctl_t *ctl, int argc, char **argv)
     char     *s, snapdir[PATH_MAX + 32];
     int       pid, all_current;
     uint64_t  published = 0;
+    int64_t   backlog;
 
     (void) argv;
     if (argc != 1) {
@@ -122,6 +123,7 @@ cmd_status(ctl_t *ctl, int argc, char **argv)
     {
         published = cp_snapshot_current(snapdir);
     }
+    backlog = ctl_audit_backlog(ctl);
 
     o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "home", ctl->home.root);
@@ -136,6 +138,7 @@ cmd_status(ctl_t *ctl, int argc, char **argv)
     ws = workers(ctl, published, &all_current);
     cJSON_AddBoolToObject(sn, "workers_current", published && all_current);
     cJSON_AddItemToObject(sn, "workers", ws);
+    cJSON_AddNumberToObject(o, "audit_backlog", (double) backlog);
     c = cJSON_AddObjectToObject(o, "counts");
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         cJSON_AddNumberToObject(c, counts[i].name,
@@ -173,6 +176,7 @@ cmd_status(ctl_t *ctl, int argc, char **argv)
         if (ws->child == NULL) {
             printf("workers      none reporting\n");
         }
+        printf("audit_backlog %lld\n", (long long) backlog);
         for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
             printf("%-12s %lld\n", counts[i].name,
                    cp_db_int(ctl->db, counts[i].sql, 0));

@@ -2,6 +2,7 @@
 #define LGSPCTL_H
 
 #include <limits.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "cp_home.h"
@@ -63,5 +64,11 @@ int cmd_grant(ctl_t *ctl, int argc, char **argv);
 int cmd_log(ctl_t *ctl, int argc, char **argv);
 int cmd_backup(ctl_t *ctl, int argc, char **argv);
 int cmd_restore(ctl_t *ctl, int argc, char **argv);
+int cmd_audit(ctl_t *ctl, int argc, char **argv);
+
+/* cmd_audit.c: audit records in the spool not yet ingested (-1: unknown) */
+int64_t ctl_audit_backlog(const ctl_t *ctl);
+/* cmd_audit.c: ISO 8601, city time (UTC+7) without an offset → UTC ms */
+int ctl_parse_time(const char *s, int64_t *ms);
 
 #endif /* LGSPCTL_H */

@@ -74,6 +74,13 @@ static const ctl_command_t commands[] = {
       "lgspctl backup FILE" },
     { "restore", "bring a backup back, keeping revocations since", cmd_restore,
       "lgspctl restore FILE" },
+    { "audit", "the audit log: list, export, seal, verify", cmd_audit,
+      "lgspctl audit list [--since TIME] [--until TIME] [--consumer CODE|SYSTEM]\n"
+      "    [--provider CODE|SYSTEM] [--service CODE[/VERSION]] [--result 00|01]\n"
+      "    [--transaction ID] [--request-id ID] [--limit N] [--json]\n"
+      "lgspctl audit export --format csv|json [filters as for list]\n"
+      "lgspctl audit seal\n"
+      "lgspctl audit verify" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
