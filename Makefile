@@ -27,6 +27,8 @@ CTL_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard control-plane/lgspctl/*
 UNIT_SRCS  := $(wildcard t/unit/test_*.c)
 UNIT_OBJS  := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/t/unit/run.o
 SQL_FILES  := $(sort $(wildcard schemas/sql/*.sql))
+AUDIT_SQL  := $(sort $(wildcard schemas/sql-audit/*.sql))
+GEN_HDRS   := $(BUILD)/gen/lgsp_migrations.h $(BUILD)/gen/lgsp_audit_migrations.h
 
 BINS := $(BUILD)/bin/lgspd $(BUILD)/bin/lgspctl
 
@@ -59,7 +61,11 @@ $(BUILD)/gen/lgsp_migrations.h: $(SQL_FILES) scripts/sql2c
 	@mkdir -p $(@D)
 	@scripts/sql2c $(SQL_FILES) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/%.o: %.c | $(BUILD)/gen/lgsp_migrations.h
+$(BUILD)/gen/lgsp_audit_migrations.h: $(AUDIT_SQL) scripts/sql2c
+	@mkdir -p $(@D)
+	@scripts/sql2c -n lgsp_audit_migrations $(AUDIT_SQL) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) $(PROJECT_CFLAGS) -MMD -MP -c $< -o $@
@@ -111,6 +117,22 @@ test: setup all $(BUILD)/bin/unit
 
 run: setup all
 	@scripts/run
+
+# --- fuzzing (clang + libFuzzer; not part of make test) -------------------
+# The fuzz build skips the checksum compare so mutations reach the
+# structure checks; seeds are snapshots lgspd compiled from a demo home.
+FUZZ_SECONDS ?= 60
+$(BUILD)/bin/fuzz_snapshot: t/fuzz/fuzz_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.h schemas/lgsp_snapshot_format.h
+	@mkdir -p $(@D)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Ischemas -Ingx_lgsp_module/src \
+	    t/fuzz/fuzz_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.c -lcrypto -o $@
+
+fuzz: all $(BUILD)/bin/fuzz_snapshot
+	@scripts/fuzz-seeds $(BUILD)/fuzz/snapshot
+	$(BUILD)/bin/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -artifact_prefix=$(BUILD)/fuzz/ \
+	    $(BUILD)/fuzz/snapshot
 
 bench: setup all
 	@scripts/bench

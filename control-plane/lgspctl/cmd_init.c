@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "lgspctl.h"
+#include "cp_audit.h"
 #include "cp_keys.h"
 #include "cp_store.h"
 #include "cp_util.h"
@@ -19,6 +20,7 @@ cmd_init(ctl_t *ctl, int argc, char **argv)
     char           kid[CP_KID_LEN + 1];
     const char    *why;
     sqlite3_stmt  *st;
+    sqlite3       *adb;
     int            rc = CP_EXIT_REFUSED;
 
     (void) argv;
@@ -46,6 +48,13 @@ cmd_init(ctl_t *ctl, int argc, char **argv)
         return CP_EXIT_REFUSED;
     }
     OPENSSL_cleanse(pepper, sizeof(pepper));
+
+    /* the audit log lives apart from the registry (SPEC §9) */
+    adb = cp_audit_open(&ctl->home, 1);
+    if (adb == NULL) {
+        return CP_EXIT_REFUSED;
+    }
+    sqlite3_close(adb);
 
     if (cp_db_int(ctl->db, "SELECT count(*) FROM signing_keys", 0) > 0) {
         if (!ctl->json) {

@@ -2,6 +2,7 @@
 #define LGSPCTL_H
 
 #include <limits.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "cp_home.h"
@@ -36,6 +37,9 @@ const ctl_command_t *ctl_find(const char *name);
 /* Is lgspd running for this home?  Its pid or 0. */
 int ctl_lgspd_pid(const ctl_t *ctl);
 
+/* Call after a commit that changes what the gateway serves. */
+void ctl_warn_if_no_lgspd(const ctl_t *ctl);
+
 int cmd_init(ctl_t *ctl, int argc, char **argv);
 int cmd_status(ctl_t *ctl, int argc, char **argv);
 int cmd_credential(ctl_t *ctl, int argc, char **argv);
@@ -60,5 +64,11 @@ int cmd_grant(ctl_t *ctl, int argc, char **argv);
 int cmd_log(ctl_t *ctl, int argc, char **argv);
 int cmd_backup(ctl_t *ctl, int argc, char **argv);
 int cmd_restore(ctl_t *ctl, int argc, char **argv);
+int cmd_audit(ctl_t *ctl, int argc, char **argv);
+
+/* cmd_audit.c: audit records in the spool not yet ingested (-1: unknown) */
+int64_t ctl_audit_backlog(const ctl_t *ctl);
+/* cmd_audit.c: ISO 8601, city time (UTC+7) without an offset → UTC ms */
+int ctl_parse_time(const char *s, int64_t *ms);
 
 #endif /* LGSPCTL_H */

@@ -74,6 +74,13 @@ static const ctl_command_t commands[] = {
       "lgspctl backup FILE" },
     { "restore", "bring a backup back, keeping revocations since", cmd_restore,
       "lgspctl restore FILE" },
+    { "audit", "the audit log: list, export, seal, verify", cmd_audit,
+      "lgspctl audit list [--since TIME] [--until TIME] [--consumer CODE|SYSTEM]\n"
+      "    [--provider CODE|SYSTEM] [--service CODE[/VERSION]] [--result 00|01]\n"
+      "    [--transaction ID] [--request-id ID] [--limit N] [--json]\n"
+      "lgspctl audit export --format csv|json [filters as for list]\n"
+      "lgspctl audit seal\n"
+      "lgspctl audit verify" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -173,6 +180,21 @@ ctl_lgspd_pid(const ctl_t *ctl)
         return 0;
     }
     return (int) pid;
+}
+
+/*
+ * After a committed change: the data path only sees it once lgspd
+ * publishes a snapshot, so say so when lgspd is not running (SPEC §7's
+ * one-second promise needs the daemon).  Stderr only: stdout may be JSON.
+ */
+void
+ctl_warn_if_no_lgspd(const ctl_t *ctl)
+{
+    if (ctl_lgspd_pid(ctl) == 0) {
+        fprintf(stderr, "lgspctl: warning: lgspd is not running; the gateway"
+                " keeps serving the last published snapshot until it is"
+                " started\n");
+    }
 }
 
 int

@@ -28,4 +28,7 @@ extern lgspd_t lgspd;
 int lgspd_http_start(lgspd_t *d);
 void lgspd_http_stop(lgspd_t *d);
 
+/* audit_ingest.c: spool → audit.db, daily seal and archive; every tick */
+void lgspd_audit_tick(lgspd_t *d);
+
 #endif /* LGSPD_H */

@@ -15,6 +15,8 @@ cp_config_defaults(cp_config_t *cf)
     cf->use_syslog = 0;
     cf->watch_interval_ms = 50;
     cf->keep_snapshots = 4;
+    cf->audit_hot_days = 90;
+    cf->audit_retention_days = 730;
 }
 
 static int
@@ -112,6 +114,16 @@ cp_config_load(cp_config_t *cf, const char *path, char *err, size_t err_size)
                 why = "keep_snapshots must be between 1 and 100";
                 goto bad;
             }
+        } else if (strcmp(key, "audit_hot_days") == 0) {
+            if (parse_int(val, 1, 3650, &cf->audit_hot_days) != 0) {
+                why = "audit_hot_days must be days between 1 and 3650";
+                goto bad;
+            }
+        } else if (strcmp(key, "audit_retention_days") == 0) {
+            if (parse_int(val, 1, 36500, &cf->audit_retention_days) != 0) {
+                why = "audit_retention_days must be days between 1 and 36500";
+                goto bad;
+            }
         } else {
             snprintf(err, err_size, "%s:%d: unknown directive \"%s\"",
                      path, lineno, key);
@@ -126,5 +138,10 @@ cp_config_load(cp_config_t *cf, const char *path, char *err, size_t err_size)
     }
 
     fclose(f);
+    if (rc == 0 && cf->audit_retention_days < cf->audit_hot_days) {
+        snprintf(err, err_size, "%s:%d: audit_retention_days must be at"
+                 " least audit_hot_days", path, lineno);
+        rc = -1;
+    }
     return rc;
 }

@@ -12,6 +12,8 @@ typedef struct {
     int  use_syslog;           /* log stderr|syslog */
     int  watch_interval_ms;    /* how often lgsp.db's data_version is read */
     int  keep_snapshots;       /* published files kept besides the current */
+    int  audit_hot_days;       /* audit records kept in audit.db */
+    int  audit_retention_days; /* then in archive/, until deleted */
 } cp_config_t;
 
 void cp_config_defaults(cp_config_t *cf);

@@ -10,6 +10,10 @@ sqlite3 *cp_db_open(const char *path, int create);
  * Refuses (-1, message in *why) a database newer than the program. */
 int cp_db_migrate(sqlite3 *db, const char **why);
 
+/* The same for another database (audit.db): its own migrations. */
+int cp_db_migrate_list(sqlite3 *db, const char *const *migrations, int n,
+                       const char **why);
+
 /* PRAGMA user_version. */
 int cp_db_version(sqlite3 *db);
 

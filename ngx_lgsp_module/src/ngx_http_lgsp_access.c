@@ -89,12 +89,8 @@ ngx_http_lgsp_get_ctx(ngx_http_request_t *r)
 static void
 ngx_http_lgsp_ctx_cleanup(void *data)
 {
-    ngx_http_lgsp_ctx_t *ctx = data;
-
-    if (ctx->holder) {
-        ctx->holder->refs--;
-        ctx->holder = NULL;
-    }
+    /* only a marker that finds the context (the snapshot has its own) */
+    (void) data;
 }
 
 
@@ -174,13 +170,12 @@ ngx_http_lgsp_access_handler(ngx_http_request_t *r)
 
     /* step 2: the service version, in this environment */
 
-    ctx->holder = ngx_http_lgsp_snapshot_acquire(r);
-    if (ctx->holder == NULL) {
+    ctx->snap = ngx_http_lgsp_snapshot_pin(r);
+    if (ctx->snap == NULL) {
         return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                   "provider_unavailable",
                                   "the gateway has no configuration yet");
     }
-    ctx->holder->refs++;
 
     rc = ngx_http_lgsp_route(r, ctx, llcf);
     if (rc != NGX_OK) {
@@ -232,9 +227,19 @@ ngx_http_lgsp_route(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     const lgsp_snapshot_t      *snap;
     const lgsp_snap_version_t  *v;
 
-    snap = &ctx->holder->snap;
+    snap = ctx->snap;
 
     v = lgsp_snap_route(snap, (const char *) ctx->route.data, ctx->route.len);
+
+    /* retired is said as such (410), wherever it was callable before */
+    if (v != NULL && (v->flags & LGSP_VERSION_RETIRED)) {
+        ctx->version = v;
+        ctx->provider = &snap->systems[v->provider];
+        ctx->provider_agency = &snap->agencies[ctx->provider->agency];
+        return ngx_http_lgsp_deny(r, ctx, 410, "version_retired",
+                                  "this service version is retired");
+    }
+
     if (v == NULL
         || !(v->flags & (ctx->environment == LGSP_ENV_SANDBOX
                          ? LGSP_VERSION_SANDBOX : LGSP_VERSION_PRODUCTION)))
@@ -251,8 +256,7 @@ ngx_http_lgsp_route(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
 
     now = ngx_time();
 
-    if ((v->flags & LGSP_VERSION_RETIRED)
-        || (v->sunset_at && now >= v->sunset_at)
+    if ((v->sunset_at && now >= v->sunset_at)
         || (v->end_at && now >= v->end_at)
         || (ctx->provider_agency->flags & LGSP_AGENCY_CLOSED))
     {
@@ -357,7 +361,7 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
                                        "the token is malformed");
     }
 
-    snap = &ctx->holder->snap;
+    snap = ctx->snap;
 
     key = lgsp_snap_key(snap, (const char *) jwt.kid.data, jwt.kid.len);
     if (key == NULL) {
@@ -398,7 +402,7 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
                                        "the token's key is retired");
     }
 
-    pkey = ctx->holder->keys[key - snap->keys];
+    pkey = ngx_http_lgsp_snapshot_key(snap, (uint32_t) (key - snap->keys));
 
     rc = lgsp_jwt_verify(&jwt, pkey, (lgsp_jwt_alg_e) key->alg);
     if (rc != LGSP_JWT_OK) {
@@ -492,7 +496,7 @@ ngx_http_lgsp_grant(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx)
     ngx_table_elt_t          *h;
     const lgsp_snap_grant_t  *g;
 
-    g = lgsp_snap_grant(&ctx->holder->snap, ctx->consumer->id,
+    g = lgsp_snap_grant(ctx->snap, ctx->consumer->id,
                         ctx->version->id, (uint32_t) ctx->environment);
 
     if (g == NULL || (g->flags & LGSP_GRANT_SUSPENDED)) {
@@ -578,7 +582,14 @@ ngx_http_lgsp_forward(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
                                   "resolved");
     }
 
-    prefix = lgsp_snap_sv(&ctx->holder->snap, up->path);
+    prefix = lgsp_snap_sv(ctx->snap, up->path);
+
+    /* "http://host/base/" + "/x" is "/base/x", not "/base//x" */
+    if (prefix.len && prefix.data[prefix.len - 1] == '/'
+        && path->rest_len && path->rest[0] == '/')
+    {
+        prefix.len--;
+    }
 
     len = prefix.len + path->rest_len + 1 + 1 + path->args_len;
 

@@ -91,6 +91,13 @@ ngx_http_lgsp_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     shm_zone->data = lim;
     ngx_http_lgsp_limits = lim;
 
+    /* log_ctx starts as a one-byte field of the pool: allocate ours */
+    shpool->log_ctx = ngx_slab_alloc(shpool, sizeof(" in lgsp zone \"\"")
+                                             + shm_zone->shm.name.len);
+    if (shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
     ngx_sprintf(shpool->log_ctx, " in lgsp zone \"%V\"%Z",
                 &shm_zone->shm.name);
 

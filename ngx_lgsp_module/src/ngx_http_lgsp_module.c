@@ -21,6 +21,7 @@ static char *ngx_http_lgsp_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_http_lgsp_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_lgsp_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_lgsp_init_process(ngx_cycle_t *cycle);
+static void ngx_http_lgsp_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_lgsp_commands[] = {
@@ -110,10 +111,34 @@ ngx_module_t  ngx_http_lgsp_module = {
     ngx_http_lgsp_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_lgsp_exit_process,            /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/* each job of the data path adds its one call here */
+
+static ngx_int_t
+ngx_http_lgsp_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_lgsp_variables_init_worker(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_lgsp_snapshot_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_lgsp_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_lgsp_snapshot_exit_process(cycle);
+}
 
 
 static void *
@@ -131,6 +156,7 @@ ngx_http_lgsp_create_main_conf(ngx_conf_t *cf)
      *
      *     lmcf->home = { 0, NULL };
      *     lmcf->socket = { 0, NULL };
+     *     lmcf->snapshot_zone = NULL;
      */
 
     lmcf->token_skew = NGX_CONF_UNSET;
@@ -175,6 +201,10 @@ ngx_http_lgsp_init_main_conf(ngx_conf_t *cf, void *conf)
     p = ngx_cpymem(lmcf->socket.data, lmcf->home.data, lmcf->home.len);
     p = ngx_cpymem(p, "/run/lgspd.sock", sizeof("/run/lgspd.sock") - 1);
     *p = '\0';
+
+    if (ngx_http_lgsp_snapshot_add_zone(cf, lmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -353,13 +383,3 @@ ngx_http_lgsp_postconfiguration(ngx_conf_t *cf)
     return ngx_http_lgsp_access_init(cf);
 }
 
-
-static ngx_int_t
-ngx_http_lgsp_init_process(ngx_cycle_t *cycle)
-{
-    if (ngx_http_lgsp_variables_init_worker(cycle) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}

@@ -21,7 +21,25 @@ typedef struct {
     time_t                      token_skew;
     size_t                      limit_zone_size;
     ngx_int_t                   txid_index; /* $lgsp_transaction_id */
+    ngx_shm_zone_t             *snapshot_zone;
 } ngx_http_lgsp_main_conf_t;
+
+
+/* the snapshot zone: which worker serves which generation */
+#define NGX_HTTP_LGSP_WORKER_SLOTS    64
+
+typedef struct {
+    ngx_pid_t                   pid;        /* 0: free */
+    uint64_t                    generation; /* 0: none loaded yet */
+    int64_t                     loaded_ms;  /* Unix ms */
+} ngx_http_lgsp_worker_slot_t;
+
+typedef struct {
+    ngx_atomic_t                refused;    /* snapshots refused */
+    ngx_http_lgsp_worker_slot_t workers[NGX_HTTP_LGSP_WORKER_SLOTS];
+} ngx_http_lgsp_snapshot_sh_t;
+
+typedef struct ngx_http_lgsp_snapshot_map_s  ngx_http_lgsp_snapshot_map_t;
 
 
 typedef struct {
@@ -32,24 +50,11 @@ typedef struct {
 } ngx_http_lgsp_loc_conf_t;
 
 
-/*
- * A snapshot as one worker holds it: the validated mapping and its public
- * keys, parsed once at load so a request never parses a PEM or DER.
- * Requests pin it (refs) so a swap never unmaps what a request still reads.
- */
-typedef struct {
-    lgsp_snapshot_t             snap;
-    EVP_PKEY                  **keys;       /* by key index; NULL unusable */
-    void                       *map;
-    size_t                      map_size;
-    ngx_uint_t                  refs;
-    unsigned                    retired:1;  /* no longer current */
-} ngx_http_lgsp_snapshot_t;
 
 
 /* What the gateway decided about one request; also what audit records. */
 typedef struct {
-    ngx_http_lgsp_snapshot_t       *holder;
+    const lgsp_snapshot_t          *snap;       /* pinned to the pool */
     const lgsp_snap_version_t      *version;
     const lgsp_snap_system_t       *provider;
     const lgsp_snap_agency_t       *provider_agency;
@@ -103,9 +108,24 @@ ngx_int_t ngx_http_lgsp_variables_init_worker(ngx_cycle_t *cycle);
 /* upstream: the balancer that keeps keepalive with per-request peers */
 char *ngx_http_lgsp_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
-/* snapshot: the current one, pinned for the request's lifetime */
-ngx_http_lgsp_snapshot_t *ngx_http_lgsp_snapshot_acquire(
-    ngx_http_request_t *r);
+/* snapshot (ngx_http_lgsp_snapshot.c) */
+ngx_int_t ngx_http_lgsp_snapshot_add_zone(ngx_conf_t *cf,
+    ngx_http_lgsp_main_conf_t *lmcf);
+ngx_int_t ngx_http_lgsp_snapshot_init_process(ngx_cycle_t *cycle);
+void ngx_http_lgsp_snapshot_exit_process(ngx_cycle_t *cycle);
+ngx_http_lgsp_snapshot_sh_t *ngx_http_lgsp_snapshot_shared(
+    ngx_http_lgsp_main_conf_t *lmcf);
+/*
+ * The snapshot this worker serves, NULL before the first one.  The pointer
+ * (and every pointer into it) stays valid until the handler returns to the
+ * event loop; a request that keeps pointers across events (an upstream
+ * round trip) pins the snapshot to its pool instead.
+ */
+const lgsp_snapshot_t *ngx_http_lgsp_current_snapshot(void);
+const lgsp_snapshot_t *ngx_http_lgsp_snapshot_pin(ngx_http_request_t *r);
+/* The parsed public key of key index i of a loaded snapshot, or NULL. */
+EVP_PKEY *ngx_http_lgsp_snapshot_key(const lgsp_snapshot_t *snap,
+    uint32_t index);
 
 
 #endif /* NGX_HTTP_LGSP_MODULE_H */

@@ -194,12 +194,12 @@ ngx_http_lgsp_ctx_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_lgsp_get_ctx(r);
 
-    if (ctx == NULL || ctx->holder == NULL || ctx->version == NULL) {
+    if (ctx == NULL || ctx->snap == NULL || ctx->version == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    snap = &ctx->holder->snap;
+    snap = ctx->snap;
     up = &ctx->version->upstream[ctx->environment];
     s.data = NULL;
     s.len = 0;

@@ -43,6 +43,8 @@ START_TEST(defaults_then_overrides)
     ck_assert_int_eq(cf.token_lifetime, 300);
     ck_assert_int_eq(cf.use_syslog, 1);
     ck_assert_int_eq(cf.token_skew, 60);
+    ck_assert_int_eq(cf.audit_hot_days, 90);
+    ck_assert_int_eq(cf.audit_retention_days, 730);
 }
 END_TEST
 
@@ -72,6 +74,9 @@ START_TEST(errors_name_file_and_line)
     expect_error("log file\n", 1, "stderr");
     expect_error("issuer http://plain\n", 1, "https");
     expect_error("watch_interval_ms 1000\n", 1, "watch_interval_ms");
+    expect_error("audit_hot_days 0\n", 1, "audit_hot_days");
+    expect_error("audit_hot_days 100\naudit_retention_days 30\n", 2,
+                 "audit_retention_days must be at least audit_hot_days");
 }
 END_TEST
 

@@ -27,7 +27,7 @@ sub build {
     $t->ctl_ok('service', 'publish', 'citizen/v1', '--env', 'production');
     for my $env (qw(production sandbox)) {
         $t->ctl_ok('grant', 'add', '--consumer', 'cons-sys', '--service', 'citizen/v1',
-                   '--env', $env, '--rate', '1000/s', '--burst', '1000');
+                   '--env', $env, '--rate', ($o{rate} // '100000/s'), '--burst', '1000');
         my ($id, $secret) = split /\n/, $t->ctl_ok('credential', 'issue', 'cons-sys', '--env', $env);
         $d{cred}{$env} = { client_id => $id, client_secret => $secret };
     }
@@ -57,12 +57,13 @@ sub claims {
 sub mint {
     my ($self, $claims, %o) = @_;
     my $t = $self->{t};
-    my $kid = $o{kid} // (glob("$t->{home}/keys/*.pem"))[0] =~ s{.*/|\.pem$}{}gr;
+    my $real = (glob("$t->{home}/keys/*.pem"))[0] =~ s{.*/|\.pem$}{}gr;
+    my $kid = $o{kid} // $real;
     my $hdr = { alg => $o{alg} // 'RS256', typ => 'JWT', kid => $kid };
     my $in = encode_base64url(encode_json($hdr)) . '.' . encode_base64url(encode_json($claims));
     my $f = "$t->{home}/mint.in";
     open my $fh, '>', $f or die; print $fh $in; close $fh;
-    my $key = $o{key} // "$t->{home}/keys/$kid.pem";
+    my $key = $o{key} // "$t->{home}/keys/$real.pem";
     my $sig = `openssl dgst -sha256 -sign $key $f`;
     return "$in." . encode_base64url($sig);
 }

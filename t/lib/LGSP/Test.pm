@@ -154,13 +154,45 @@ sub ctl {
     return ($? >> 8, $self->slurp($out), $self->slurp($err));
 }
 
-# lgspctl that must succeed: returns stdout, chomped.
+# lgspctl that must succeed: returns stdout, chomped.  A change waits
+# until every worker serves a snapshot that has it (settle), so the next
+# request sees it; reading verbs do not wait.
 sub ctl_ok {
     my ($self, @args) = @_;
+    my $gen = $self->published_generation;
     my ($rc, $out, $err) = $self->ctl(@args);
     is($rc, 0, "lgspctl @args") or diag($err);
     chomp $out;
+    $self->settle($gen) if $rc == 0 && !_reads_only(@args);
     return $out;
+}
+
+sub _reads_only {
+    my @words = grep { !/^-/ } @_;
+    return 1 if grep { /^(list|show|status|log|export|verify|history|backup|--help)$/ } @words[0 .. ($#words < 2 ? $#words : 2)];
+    return 0;
+}
+
+# The generation lgspd last published (snapshots/current: magic, u64).
+sub published_generation {
+    my ($self) = @_;
+    open my $fh, '<:raw', "$self->{home}/snapshots/current" or return 0;
+    read $fh, my $buf, 16;
+    return length $buf == 16 ? unpack('Q<', substr($buf, 8, 8)) : 0;
+}
+
+# Wait until lgspd has published past $since (at most 2 s: a command may
+# change nothing the snapshot carries) and every worker serves it.
+sub settle {
+    my ($self, $since) = @_;
+    return unless $self->{pids}{lgspd} && $self->{pids}{nginx};
+    $self->wait_until(sub { $self->published_generation > $since }, 2);
+    my $want = $self->published_generation;
+    $self->wait_until(sub {
+        my $s = eval { $self->get_json('/lgsp/status') } or return 0;
+        my @w = @{ $s->{workers} // [] };
+        @w && !grep { ($_->{generation} // 0) != $want } @w;
+    }, 3);
 }
 
 sub slurp {

@@ -1,0 +1,729 @@
+/*
+ * lgspctl audit list|export|seal|verify: the audit log (SPEC §9).
+ * list and export read the archive files, then audit.db.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+
+#include "lgspctl.h"
+#include "cp_audit.h"
+#include "cp_audit_archive.h"
+#include "cp_store.h"
+#include "cp_util.h"
+#include "lgsp_spool.h"
+
+#define CITY_OFFSET_S  (7 * 3600)        /* UTC+7 */
+
+typedef struct {
+    int          has_since, has_until;
+    int64_t      since, until;           /* UTC ms, inclusive */
+    const char  *consumer, *provider, *service, *version, *result;
+    const char  *txn, *request_id;
+    int64_t      limit;                  /* 0: none */
+} audit_filter_t;
+
+typedef enum { OUT_TABLE, OUT_JSON, OUT_CSV } out_format_t;
+
+typedef struct {
+    out_format_t     format;
+    const audit_filter_t *f;
+    int64_t          n;
+    int              stop;
+} out_t;
+
+/* ---------------------------------------------------------------- time */
+
+/*
+ * ISO 8601: YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|(+|-)HH[:MM]].  Without an
+ * offset the time is the city's (UTC+7).  0 with UTC ms, -1 if malformed.
+ */
+int
+ctl_parse_time(const char *s, int64_t *ms)
+{
+    struct tm   tm;
+    int         y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, fd = 0, n = 0;
+    int64_t     off = CITY_OFFSET_S, t;
+    const char *p;
+
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10) {
+        return -1;
+    }
+    p = s + n;
+    if (*p == 'T' || *p == ' ') {
+        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &n) != 2 || n != 5) {
+            return -1;
+        }
+        p += 1 + n;
+        if (*p == ':') {
+            if (sscanf(p + 1, "%2d%n", &sec, &n) != 1 || n != 2) {
+                return -1;
+            }
+            p += 1 + n;
+            if (*p == '.') {
+                p++;
+                while (*p >= '0' && *p <= '9') {
+                    if (fd < 3) {
+                        frac = frac * 10 + (*p - '0');
+                        fd++;
+                    }
+                    p++;
+                }
+                if (fd == 0) {
+                    return -1;
+                }
+                while (fd < 3) {
+                    frac *= 10;
+                    fd++;
+                }
+            }
+        }
+    }
+    if (*p == 'Z') {
+        off = 0;
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om = 0, sign = *p == '-' ? -1 : 1;
+
+        if (sscanf(p + 1, "%2d%n", &oh, &n) != 1 || n != 2) {
+            return -1;
+        }
+        p += 1 + n;
+        if (*p == ':') {
+            p++;
+        }
+        if (*p >= '0' && *p <= '9') {
+            if (sscanf(p, "%2d%n", &om, &n) != 1 || n != 2) {
+                return -1;
+            }
+            p += n;
+        }
+        if (oh > 14 || om > 59) {
+            return -1;
+        }
+        off = sign * (oh * 3600 + om * 60);
+    }
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23
+        || mi > 59 || sec > 60)
+    {
+        return -1;
+    }
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    t = (int64_t) timegm(&tm);
+    /* timegm normalises 31 February into March: refuse that */
+    if (tm.tm_mday != d || tm.tm_mon != mo - 1) {
+        return -1;
+    }
+    *ms = (t - off) * 1000 + frac;
+    return 0;
+}
+
+static void
+format_time(int64_t ms, int local, char *out, size_t size)
+{
+    time_t    t = (time_t) (ms / 1000 + (local ? CITY_OFFSET_S : 0));
+    struct tm tm;
+    char      base[32];
+
+    gmtime_r(&t, &tm);
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, size, "%s.%03d%s", base, (int) (ms % 1000),
+             local ? "+07:00" : "Z");
+}
+
+/* -------------------------------------------------------------- filter */
+
+static int
+text_is(const cp_audit_val_t *v, const char *want)
+{
+    return strlen(want) == v->len && memcmp(v->s, want, v->len) == 0;
+}
+
+static int
+filter_match(const audit_filter_t *f, const cp_audit_row_t row)
+{
+    int64_t start = row[CP_AC_START_MS].i;
+
+    return (!f->has_since || start >= f->since)
+        && (!f->has_until || start <= f->until)
+        && (f->consumer == NULL || text_is(&row[CP_AC_CONSUMER_ORG], f->consumer)
+            || text_is(&row[CP_AC_CONSUMER_SYSTEM], f->consumer))
+        && (f->provider == NULL || text_is(&row[CP_AC_PROVIDER_ORG], f->provider)
+            || text_is(&row[CP_AC_PROVIDER_SYSTEM], f->provider))
+        && (f->service == NULL || text_is(&row[CP_AC_SERVICE], f->service))
+        && (f->version == NULL || text_is(&row[CP_AC_VERSION], f->version))
+        && (f->result == NULL || text_is(&row[CP_AC_RESULT], f->result))
+        && (f->txn == NULL || text_is(&row[CP_AC_TXN_ID], f->txn))
+        && (f->request_id == NULL
+            || text_is(&row[CP_AC_REQUEST_ID], f->request_id));
+}
+
+/* -------------------------------------------------------------- output */
+
+/* texts are printable ASCII (the spool writer makes them so); quotes and
+ * backslashes are all JSON needs escaped, doubled quotes all CSV does */
+static void
+put_json_text(const cp_audit_val_t *v)
+{
+    putchar('"');
+    for (size_t i = 0; i < v->len; i++) {
+        unsigned char c = (unsigned char) v->s[i];
+
+        if (c == '"' || c == '\\') {
+            putchar('\\');
+            putchar(c);
+        } else if (c < 0x20 || c >= 0x7f) {
+            printf("\\u%04x", c);
+        } else {
+            putchar(c);
+        }
+    }
+    putchar('"');
+}
+
+static void
+put_csv_text(const cp_audit_val_t *v)
+{
+    putchar('"');
+    for (size_t i = 0; i < v->len; i++) {
+        if (v->s[i] == '"') {
+            putchar('"');
+        }
+        putchar(v->s[i]);
+    }
+    putchar('"');
+}
+
+static void
+out_begin(out_t *o)
+{
+    if (o->format == OUT_JSON) {
+        putchar('[');
+    } else if (o->format == OUT_CSV) {
+        for (int c = 0; c < CP_AUDIT_NCOLS; c++) {
+            printf("%s,", cp_audit_cols[c].name);
+            if (c == CP_AC_START_MS) {
+                printf("start_time,");
+            }
+        }
+        printf("hash\r\n");
+    } else {
+        printf("%-29s %-32s %-20s %-24s %-10s %-6s %4s %-3s %-16s %9s\n",
+               "START (UTC+7)", "TRANSACTION", "CONSUMER",
+               "SERVICE/VERSION", "ENV", "METHOD", "HTTP", "RES", "REASON",
+               "MS");
+    }
+}
+
+static void
+out_end(out_t *o)
+{
+    if (o->format == OUT_JSON) {
+        printf("]\n");
+    }
+}
+
+static int
+out_row(void *ctx, const cp_audit_row_t row,
+        const unsigned char hash[CP_AUDIT_HASH_LEN])
+{
+    out_t *o = ctx;
+    char   ts[48], hex[2 * CP_AUDIT_HASH_LEN + 1];
+
+    if (o->stop || !filter_match(o->f, row)) {
+        return o->stop;
+    }
+    cp_hex(hash, CP_AUDIT_HASH_LEN, hex);
+
+    switch (o->format) {
+    case OUT_JSON:
+        printf("%s{", o->n ? "," : "");
+        for (int c = 0; c < CP_AUDIT_NCOLS; c++) {
+            printf("\"%s\":", cp_audit_cols[c].name);
+            if (cp_audit_cols[c].is_text) {
+                put_json_text(&row[c]);
+            } else {
+                printf("%lld", (long long) row[c].i);
+            }
+            putchar(',');
+            if (c == CP_AC_START_MS) {
+                format_time(row[c].i, 0, ts, sizeof(ts));
+                printf("\"start_time\":\"%s\",", ts);
+            }
+        }
+        printf("\"hash\":\"%s\"}", hex);
+        break;
+
+    case OUT_CSV:
+        for (int c = 0; c < CP_AUDIT_NCOLS; c++) {
+            if (cp_audit_cols[c].is_text) {
+                put_csv_text(&row[c]);
+            } else {
+                printf("%lld", (long long) row[c].i);
+            }
+            putchar(',');
+            if (c == CP_AC_START_MS) {
+                format_time(row[c].i, 0, ts, sizeof(ts));
+                printf("%s,", ts);
+            }
+        }
+        printf("%s\r\n", hex);
+        break;
+
+    default:
+        format_time(row[CP_AC_START_MS].i, 1, ts, sizeof(ts));
+        printf("%-29s %-32.*s %-20.*s %.*s/%-*.*s %-10.*s %-6.*s %4lld %-3.*s"
+               " %-16.*s %9.3f\n",
+               ts, (int) row[CP_AC_TXN_ID].len, row[CP_AC_TXN_ID].s,
+               (int) row[CP_AC_CONSUMER_SYSTEM].len,
+               row[CP_AC_CONSUMER_SYSTEM].s,
+               (int) row[CP_AC_SERVICE].len, row[CP_AC_SERVICE].s,
+               (int) (row[CP_AC_SERVICE].len < 23
+                      ? 23 - row[CP_AC_SERVICE].len : 0),
+               (int) row[CP_AC_VERSION].len, row[CP_AC_VERSION].s,
+               (int) row[CP_AC_ENVIRONMENT].len, row[CP_AC_ENVIRONMENT].s,
+               (int) row[CP_AC_METHOD].len, row[CP_AC_METHOD].s,
+               (long long) row[CP_AC_STATUS].i,
+               (int) row[CP_AC_RESULT].len, row[CP_AC_RESULT].s,
+               (int) row[CP_AC_REASON].len, row[CP_AC_REASON].s,
+               (double) row[CP_AC_DURATION_US].i / 1000.0);
+    }
+    o->n++;
+    if (o->f->limit > 0 && o->n >= o->f->limit) {
+        o->stop = 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- queries */
+
+static int
+query_hot(sqlite3 *adb, out_t *o)
+{
+    const audit_filter_t *f = o->f;
+    char                  sql[2048];
+    sqlite3_stmt         *st;
+    int                   step, i = 1;
+
+    /* constant fragments only; every value is bound */
+    snprintf(sql, sizeof(sql), "SELECT " CP_AUDIT_COLUMNS ", hash"
+             " FROM audit_records WHERE 1");
+#define CLAUSE(cond, text)                                                 \
+    if (cond) {                                                            \
+        strncat(sql, text, sizeof(sql) - strlen(sql) - 1);                 \
+    }
+    CLAUSE(f->has_since, " AND start_ms >= ?1")
+    CLAUSE(f->has_until, " AND start_ms <= ?2")
+    CLAUSE(f->consumer, " AND (consumer_system = ?3 OR consumer_org = ?3)")
+    CLAUSE(f->provider, " AND (provider_system = ?4 OR provider_org = ?4)")
+    CLAUSE(f->service, " AND service = ?5")
+    CLAUSE(f->version, " AND version = ?6")
+    CLAUSE(f->result, " AND result = ?7")
+    CLAUSE(f->txn, " AND transaction_id = ?8")
+    CLAUSE(f->request_id, " AND request_id = ?9")
+#undef CLAUSE
+    strncat(sql, " ORDER BY start_ms, seq", sizeof(sql) - strlen(sql) - 1);
+
+    st = cp_db_prepare(adb, sql);
+    if (st == NULL) {
+        return -1;
+    }
+    (void) i;
+    if (f->has_since) sqlite3_bind_int64(st, 1, f->since);
+    if (f->has_until) sqlite3_bind_int64(st, 2, f->until);
+    if (f->consumer) sqlite3_bind_text(st, 3, f->consumer, -1, SQLITE_STATIC);
+    if (f->provider) sqlite3_bind_text(st, 4, f->provider, -1, SQLITE_STATIC);
+    if (f->service) sqlite3_bind_text(st, 5, f->service, -1, SQLITE_STATIC);
+    if (f->version) sqlite3_bind_text(st, 6, f->version, -1, SQLITE_STATIC);
+    if (f->result) sqlite3_bind_text(st, 7, f->result, -1, SQLITE_STATIC);
+    if (f->txn) sqlite3_bind_text(st, 8, f->txn, -1, SQLITE_STATIC);
+    if (f->request_id) {
+        sqlite3_bind_text(st, 9, f->request_id, -1, SQLITE_STATIC);
+    }
+
+    while (!o->stop && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        cp_audit_row_t row;
+
+        cp_audit_row_from_stmt(row, st, 0);
+        if (sqlite3_column_bytes(st, CP_AUDIT_NCOLS) == CP_AUDIT_HASH_LEN) {
+            out_row(o, row, sqlite3_column_blob(st, CP_AUDIT_NCOLS));
+        }
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static int
+audit_query(ctl_t *ctl, int argc, char **argv, int export)
+{
+    static const struct option opts[] = {
+        { "since", required_argument, NULL, 's' },
+        { "until", required_argument, NULL, 'u' },
+        { "consumer", required_argument, NULL, 'c' },
+        { "provider", required_argument, NULL, 'p' },
+        { "service", required_argument, NULL, 'v' },
+        { "result", required_argument, NULL, 'r' },
+        { "transaction", required_argument, NULL, 't' },
+        { "request-id", required_argument, NULL, 'q' },
+        { "limit", required_argument, NULL, 'l' },
+        { "format", required_argument, NULL, 'f' },
+        { NULL, 0, NULL, 0 }
+    };
+    audit_filter_t  f;
+    out_t           o;
+    sqlite3        *adb;
+    char            archive[PATH_MAX + 32], *slash, *end, why[512];
+    int             c, have_format = 0;
+    int64_t         seq;
+    unsigned char   h[CP_AUDIT_HASH_LEN];
+
+    memset(&f, 0, sizeof(f));
+    memset(&o, 0, sizeof(o));
+    o.f = &f;
+    o.format = ctl->json ? OUT_JSON : OUT_TABLE;
+    if (!export) {
+        f.limit = 1000;
+    }
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+        case 'u':
+            if (ctl_parse_time(optarg, c == 's' ? &f.since : &f.until) != 0) {
+                cp_err("--%s: \"%s\" is not an ISO 8601 time",
+                       c == 's' ? "since" : "until", optarg);
+                return CP_EXIT_USAGE;
+            }
+            *(c == 's' ? &f.has_since : &f.has_until) = 1;
+            break;
+        case 'c': f.consumer = optarg; break;
+        case 'p': f.provider = optarg; break;
+        case 'v':
+            f.service = optarg;
+            slash = strchr(optarg, '/');
+            if (slash != NULL) {
+                *slash = '\0';
+                f.version = slash + 1;
+            }
+            if (*f.service == '\0' || (slash && *f.version == '\0')) {
+                cp_err("--service: expected CODE or CODE/VERSION");
+                return CP_EXIT_USAGE;
+            }
+            break;
+        case 'r':
+            if (strcmp(optarg, "00") != 0 && strcmp(optarg, "01") != 0) {
+                cp_err("--result: must be 00 or 01");
+                return CP_EXIT_USAGE;
+            }
+            f.result = optarg;
+            break;
+        case 't': f.txn = optarg; break;
+        case 'q': f.request_id = optarg; break;
+        case 'l':
+            errno = 0;
+            f.limit = strtoll(optarg, &end, 10);
+            if (errno || *end || end == optarg || f.limit < 1) {
+                cp_err("--limit: must be a positive number");
+                return CP_EXIT_USAGE;
+            }
+            break;
+        case 'f':
+            if (!export) {
+                return ctl_usage(ctl_find("audit"));
+            }
+            if (strcmp(optarg, "csv") == 0) {
+                o.format = OUT_CSV;
+            } else if (strcmp(optarg, "json") == 0) {
+                o.format = OUT_JSON;
+            } else {
+                cp_err("--format: must be csv or json");
+                return CP_EXIT_USAGE;
+            }
+            have_format = 1;
+            break;
+        default:
+            return ctl_usage(ctl_find("audit"));
+        }
+    }
+    if (optind != argc || (export && !have_format)) {
+        return ctl_usage(ctl_find("audit"));
+    }
+    if (f.has_since && f.has_until && f.until < f.since) {
+        cp_err("--until is before --since");
+        return CP_EXIT_USAGE;
+    }
+
+    adb = cp_audit_open(&ctl->home, 0);
+    if (adb == NULL) {
+        return CP_EXIT_REFUSED;
+    }
+    if (cp_home_path(&ctl->home, "archive", archive, sizeof(archive)) != 0) {
+        sqlite3_close(adb);
+        cp_err("LGSP_HOME: path too long");
+        return CP_EXIT_REFUSED;
+    }
+
+    out_begin(&o);
+    /* the archive holds the older records: it comes first */
+    if (cp_audit_archive_walk(adb, archive, out_row, &o, &seq, h, why,
+                              sizeof(why)) != 0)
+    {
+        out_end(&o);
+        cp_err("audit archive: %s", why);
+        sqlite3_close(adb);
+        return CP_EXIT_REFUSED;
+    }
+    query_hot(adb, &o);
+    out_end(&o);
+    sqlite3_close(adb);
+    return CP_EXIT_OK;
+}
+
+/* --------------------------------------------------------- seal, verify */
+
+static int
+audit_seal(ctl_t *ctl)
+{
+    sqlite3 *adb;
+    int64_t  seq;
+    int      rc;
+
+    if (ctl_open(ctl) != 0) {
+        return CP_EXIT_REFUSED;
+    }
+    adb = cp_audit_open(&ctl->home, 1);
+    if (adb == NULL) {
+        return CP_EXIT_REFUSED;
+    }
+    rc = cp_audit_seal(adb, ctl->db, ctl->keys_dir, &seq);
+    sqlite3_close(adb);
+    if (rc != 0) {
+        return CP_EXIT_REFUSED;
+    }
+    if (ctl->json) {
+        printf("{\"sealed_seq\":%lld}\n", (long long) seq);
+    } else {
+        printf("sealed the audit chain at seq %lld\n", (long long) seq);
+    }
+    return CP_EXIT_OK;
+}
+
+static int
+audit_verify(ctl_t *ctl)
+{
+    sqlite3 *adb;
+    char     archive[PATH_MAX + 32], why[1024];
+    int64_t  records, seals;
+    int      rc;
+
+    if (ctl_open(ctl) != 0) {
+        return CP_EXIT_REFUSED;
+    }
+    adb = cp_audit_open(&ctl->home, 0);
+    if (adb == NULL
+        || cp_home_path(&ctl->home, "archive", archive, sizeof(archive)))
+    {
+        sqlite3_close(adb);
+        return CP_EXIT_REFUSED;
+    }
+    cp_audit_archive_set_registry(ctl->db);
+    rc = cp_audit_verify(adb, ctl->db, archive, &records, &seals, why,
+                         sizeof(why));
+    sqlite3_close(adb);
+    if (ctl->json) {
+        cJSON *o = cJSON_CreateObject();
+        char  *s;
+
+        cJSON_AddBoolToObject(o, "ok", rc == 0);
+        if (rc == 0) {
+            cJSON_AddNumberToObject(o, "records", (double) records);
+            cJSON_AddNumberToObject(o, "seals", (double) seals);
+        } else {
+            cJSON_AddStringToObject(o, "error", why);
+        }
+        s = cJSON_PrintUnformatted(o);
+        puts(s);
+        cJSON_free(s);
+        cJSON_Delete(o);
+    }
+    if (rc != 0) {
+        cp_err("audit verify: %s", why);
+        return CP_EXIT_REFUSED;
+    }
+    if (!ctl->json) {
+        printf("OK: %lld records, %lld seals\n", (long long) records,
+               (long long) seals);
+    }
+    return CP_EXIT_OK;
+}
+
+/* ------------------------------------------- hidden: a test spool writer */
+
+/*
+ * lgspctl audit _write-test-records N [--seg-size BYTES] [--every K]
+ *     [--pause-us U] [--hold] [--tag TAG]
+ * Writes N synthetic records into $LGSP_HOME/spool as a worker would,
+ * printing the count committed every K records; --hold leaves the last
+ * segment unsealed and sleeps (to be killed).  For the tests; not in --help.
+ */
+static int
+audit_write_test_records(ctl_t *ctl, int argc, char **argv)
+{
+    static const char *consumers[][2] = {
+        { "H26.107", "so-tp-portal" }, { "H26.20", "ubnd-qlvb" },
+    };
+    static const char *reasons[] = { "no_grant", "rate_limited",
+                                     "bad_token" };
+    lgsp_spool_t         sp;
+    lgsp_audit_record_t  r;
+    uint64_t             dropped = 0;
+    char                 spool[PATH_MAX + 32], txn[64], rid[64];
+    const char          *tag = "t";
+    long                 n, every = 0, pause_us = 0, seg = 0;
+    int                  hold = 0;
+    struct timespec      ts;
+
+    if (argc < 2) {
+        return ctl_usage(ctl_find("audit"));
+    }
+    n = strtol(argv[1], NULL, 10);
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--hold") == 0) {
+            hold = 1;
+        } else if (i + 1 < argc && strcmp(argv[i], "--every") == 0) {
+            every = strtol(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(argv[i], "--pause-us") == 0) {
+            pause_us = strtol(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(argv[i], "--seg-size") == 0) {
+            seg = strtol(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(argv[i], "--tag") == 0) {
+            tag = argv[++i];
+        } else {
+            return ctl_usage(ctl_find("audit"));
+        }
+    }
+    if (n < 0 || strlen(tag) > 8
+        || cp_home_path(&ctl->home, "spool", spool, sizeof(spool)) != 0)
+    {
+        return ctl_usage(ctl_find("audit"));
+    }
+    if (lgsp_spool_init(&sp, spool, (size_t) seg, &dropped) != 0) {
+        cp_err("%s: %s", spool, strerror(errno));
+        return CP_EXIT_REFUSED;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    for (long i = 0; i < n; i++) {
+        int k = (int) (i % 2), denied = (i % 5) == 4;
+
+        memset(&r, 0, sizeof(r));
+        /* the tag replaces leading zeros: ids stay 32 characters */
+        snprintf(txn, sizeof(txn), "%032lx", (unsigned long) i);
+        memcpy(txn, tag, strlen(tag));
+        snprintf(rid, sizeof(rid), "req-%s-%ld", tag, i);
+        LGSP_AUDIT_SET(&r, txn_id, txn, strlen(txn));
+        LGSP_AUDIT_SET(&r, request_id, rid, strlen(rid));
+        LGSP_AUDIT_SET(&r, consumer_org, consumers[k][0],
+                       strlen(consumers[k][0]));
+        LGSP_AUDIT_SET(&r, consumer_system, consumers[k][1],
+                       strlen(consumers[k][1]));
+        LGSP_AUDIT_SET(&r, client_id, "cl_test", 7);
+        LGSP_AUDIT_SET(&r, provider_org, "H26.30", 6);
+        LGSP_AUDIT_SET(&r, provider_system, "so-tp-hotich", 12);
+        LGSP_AUDIT_SET(&r, service, k ? "dan-cu" : "ho-tich", k ? 6 : 7);
+        LGSP_AUDIT_SET(&r, version, "v1", 2);
+        LGSP_AUDIT_SET(&r, method, i % 3 ? "GET" : "POST", i % 3 ? 3 : 4);
+        LGSP_AUDIT_SET(&r, route, k ? "dan-cu/v1" : "ho-tich/v1",
+                       k ? 9 : 10);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r.start_ms = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        r.duration_us = 1000 + i % 977;
+        r.environment = (i % 7) == 6 ? LGSP_AUDIT_ENV_SANDBOX
+                                     : LGSP_AUDIT_ENV_PRODUCTION;
+        r.generation = 3;
+        r.bytes_in = 200 + (uint64_t) (i % 13);
+        r.bytes_out = denied ? 80 : 1500;
+        if (denied) {
+            const char *why = reasons[(i / 5) % 3];
+
+            r.status = 403;
+            r.result = LGSP_AUDIT_RESULT_FAIL;
+            r.upstream_duration_us = -1;
+            LGSP_AUDIT_SET(&r, reason, why, strlen(why));
+        } else {
+            r.status = 200;
+            r.upstream_status = 200;
+            r.upstream_duration_us = 800;
+            r.result = LGSP_AUDIT_RESULT_OK;
+        }
+        if (lgsp_spool_append(&sp, &r) != 0) {
+            cp_err("spool: record %ld dropped: %s", i, strerror(errno));
+        }
+        if (every > 0 && (i + 1) % every == 0) {
+            printf("%ld\n", i + 1);
+        }
+        if (pause_us > 0) {
+            usleep((useconds_t) pause_us);
+        }
+    }
+    printf("done %ld dropped %llu\n", n, (unsigned long long) dropped);
+    if (hold) {
+        for (;;) {
+            pause();
+        }
+    }
+    lgsp_spool_close(&sp);
+    return dropped ? CP_EXIT_REFUSED : CP_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- entry */
+
+int
+cmd_audit(ctl_t *ctl, int argc, char **argv)
+{
+    if (argc < 2) {
+        return ctl_usage(ctl_find("audit"));
+    }
+    if (strcmp(argv[1], "list") == 0) {
+        return audit_query(ctl, argc - 1, argv + 1, 0);
+    }
+    if (strcmp(argv[1], "export") == 0) {
+        return audit_query(ctl, argc - 1, argv + 1, 1);
+    }
+    if (strcmp(argv[1], "seal") == 0 && argc == 2) {
+        return audit_seal(ctl);
+    }
+    if (strcmp(argv[1], "verify") == 0 && argc == 2) {
+        return audit_verify(ctl);
+    }
+    if (strcmp(argv[1], "_write-test-records") == 0) {
+        return audit_write_test_records(ctl, argc - 1, argv + 1);
+    }
+    return ctl_usage(ctl_find("audit"));
+}
+
+/* for lgspctl status: records in the spool not yet in audit.db */
+int64_t
+ctl_audit_backlog(const ctl_t *ctl)
+{
+    char spool[PATH_MAX + 32];
+
+    if (cp_home_path(&ctl->home, "spool", spool, sizeof(spool)) != 0) {
+        return -1;
+    }
+    return lgsp_spool_backlog(spool, NULL);
+}

@@ -1,0 +1,408 @@
+/*
+ * The audit spool writer and the few reader helpers lgspd shares with it.
+ * See lgsp_spool.h and docs/audit.md.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "lgsp_spool.h"
+
+
+static int lgsp_spool_open_segment(lgsp_spool_t *sp);
+static void lgsp_spool_seal(lgsp_spool_t *sp);
+
+
+static int
+lgsp_spool_fallocate(int fd, off_t offset, off_t len)
+{
+    /* posix_fallocate returns the error instead of setting errno */
+    return posix_fallocate(fd, offset, len);
+}
+
+
+int
+lgsp_spool_init(lgsp_spool_t *sp, const char *dir, size_t seg_size,
+    uint64_t *dropped)
+{
+    size_t  n;
+
+    memset(sp, 0, sizeof(lgsp_spool_t));
+
+    if (seg_size == 0) {
+        seg_size = LGSP_AUDIT_SEG_SIZE;
+    }
+
+    n = strlen(dir);
+
+    if (dropped == NULL || LGSP_AUDIT_CAPACITY(seg_size) == 0
+        || seg_size > (1u << 30) || n + 64 >= sizeof(sp->dir))
+    {
+        errno = EINVAL;
+        return -1;
+    }
+
+    memcpy(sp->dir, dir, n + 1);
+    sp->seg_size = seg_size;
+    sp->dropped = dropped;
+    sp->pid = getpid();
+    sp->allocate = lgsp_spool_fallocate;
+
+    return lgsp_spool_open_segment(sp);
+}
+
+
+static int
+lgsp_spool_open_segment(lgsp_spool_t *sp)
+{
+    int                       fd, err;
+    char                      tmp[LGSP_SPOOL_PATH_MAX];
+    void                     *base;
+    struct timeval            tv;
+    lgsp_audit_seg_header_t  *h;
+
+    gettimeofday(&tv, NULL);
+
+    /*
+     * pid + creation time in µs + per-writer sequence: unique across
+     * restarts and pid reuse.  The file is made under a ".tmp" name and
+     * renamed once its header is written, so lgspd never sees a segment
+     * without one.
+     */
+    if (snprintf(sp->path, sizeof(sp->path), "%s/seg.%d.%lld.%llu", sp->dir,
+                 (int) sp->pid,
+                 (long long) tv.tv_sec * 1000000 + tv.tv_usec,
+                 (unsigned long long) sp->sequence)
+            >= (int) sizeof(sp->path)
+        || snprintf(tmp, sizeof(tmp), "%s.tmp", sp->path)
+            >= (int) sizeof(tmp))
+    {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+    if (fd == -1) {
+        return -1;
+    }
+
+    /* the blocks exist now, so a later store into the mapping cannot fail
+     * with SIGBUS on a full disk */
+    err = sp->allocate(fd, 0, (off_t) sp->seg_size);
+    if (err != 0) {
+        goto failed;
+    }
+
+    base = mmap(NULL, sp->seg_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                0);
+    if (base == MAP_FAILED) {
+        err = errno;
+        goto failed;
+    }
+
+    h = base;
+    memcpy(h->magic, LGSP_AUDIT_SEG_MAGIC, sizeof(h->magic));
+    h->version = LGSP_AUDIT_SEG_VERSION;
+    h->header_size = LGSP_AUDIT_HEADER_SIZE;
+    h->slot_size = sizeof(lgsp_audit_slot_t);
+    h->capacity = (uint32_t) LGSP_AUDIT_CAPACITY(sp->seg_size);
+    h->owner_pid = (int32_t) sp->pid;
+    h->created_us = (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
+    h->sequence = sp->sequence;
+
+    if (rename(tmp, sp->path) != 0) {
+        err = errno;
+        munmap(base, sp->seg_size);
+        goto failed;
+    }
+
+    close(fd);
+
+    sp->base = base;
+    sp->header = h;
+    sp->capacity = h->capacity;
+    sp->next = 0;
+    sp->sequence++;
+
+    return 0;
+
+failed:
+
+    close(fd);
+    unlink(tmp);
+    sp->path[0] = '\0';
+    errno = err;
+    return -1;
+}
+
+
+static void
+lgsp_spool_seal(lgsp_spool_t *sp)
+{
+    if (sp->base == NULL) {
+        return;
+    }
+
+    /* release: every commit before the seal is visible to whoever sees it */
+    __atomic_store_n(&sp->header->sealed, 1, __ATOMIC_RELEASE);
+
+    munmap(sp->base, sp->seg_size);
+    sp->base = NULL;
+    sp->header = NULL;
+}
+
+
+int
+lgsp_spool_append(lgsp_spool_t *sp, const lgsp_audit_record_t *rec)
+{
+    time_t              now;
+    lgsp_audit_slot_t  *slot;
+
+    if (sp->base != NULL && sp->next >= sp->capacity) {
+        lgsp_spool_seal(sp);
+    }
+
+    if (sp->base == NULL) {
+        now = time(NULL);
+
+        if (sp->dropped == NULL) {
+            errno = EINVAL;
+            return -1;
+        }
+
+        if (now < sp->retry_at) {
+            __atomic_fetch_add(sp->dropped, 1, __ATOMIC_RELAXED);
+            errno = sp->last_error;
+            return -1;
+        }
+
+        if (lgsp_spool_open_segment(sp) != 0) {
+            sp->last_error = errno;
+            sp->retry_at = now + 1;
+            __atomic_fetch_add(sp->dropped, 1, __ATOMIC_RELAXED);
+            return -1;
+        }
+    }
+
+    slot = LGSP_AUDIT_SLOT(sp->base, sp->next);
+
+    memcpy(&slot->record, rec, sizeof(lgsp_audit_record_t));
+    slot->index = sp->next;
+
+    /* the commit word last: a reader that sees it sees the whole record */
+    __atomic_store_n(&slot->commit, LGSP_AUDIT_COMMIT, __ATOMIC_RELEASE);
+
+    sp->next++;
+    __atomic_store_n(&sp->header->committed, sp->next, __ATOMIC_RELEASE);
+
+    return 0;
+}
+
+
+void
+lgsp_spool_close(lgsp_spool_t *sp)
+{
+    lgsp_spool_seal(sp);
+}
+
+
+void
+lgsp_audit_set(char *field, uint8_t *len, size_t cap, const void *src,
+    size_t n)
+{
+    size_t               i;
+    const unsigned char *p = src;
+
+    if (cap > 255) {
+        cap = 255;
+    }
+
+    if (src == NULL) {
+        n = 0;
+    }
+
+    if (n > cap) {
+        n = cap;
+    }
+
+    for (i = 0; i < n; i++) {
+        field[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char) p[i] : '?';
+    }
+
+    *len = (uint8_t) n;
+}
+
+
+int
+lgsp_spool_check(const void *base, size_t size, const char **why)
+{
+    const lgsp_audit_seg_header_t  *h = base;
+
+    if (size < LGSP_AUDIT_HEADER_SIZE) {
+        *why = "shorter than a segment header";
+        return -1;
+    }
+
+    if (memcmp(h->magic, LGSP_AUDIT_SEG_MAGIC, sizeof(h->magic)) != 0) {
+        *why = "not an audit segment (bad magic)";
+        return -1;
+    }
+
+    if (h->version != LGSP_AUDIT_SEG_VERSION
+        || h->header_size != LGSP_AUDIT_HEADER_SIZE
+        || h->slot_size != sizeof(lgsp_audit_slot_t))
+    {
+        *why = "segment layout of another version";
+        return -1;
+    }
+
+    if (h->capacity == 0 || h->capacity > LGSP_AUDIT_CAPACITY(size)) {
+        *why = "capacity larger than the file";
+        return -1;
+    }
+
+    return 0;
+}
+
+
+uint32_t
+lgsp_spool_committed(const void *base, uint32_t from)
+{
+    uint32_t                        i;
+    const lgsp_audit_seg_header_t  *h = base;
+
+    for (i = from; i < h->capacity; i++) {
+        if (__atomic_load_n(&LGSP_AUDIT_SLOT(base, i)->commit,
+                            __ATOMIC_ACQUIRE)
+            != LGSP_AUDIT_COMMIT)
+        {
+            break;
+        }
+    }
+
+    return i;
+}
+
+
+int
+lgsp_spool_name(const char *name, pid_t *pid)
+{
+    long  v;
+    char *end;
+
+    if (strncmp(name, "seg.", 4) != 0) {
+        return 0;
+    }
+
+    v = strtol(name + 4, &end, 10);
+    if (end == name + 4 || *end != '.' || v <= 0) {
+        return 0;
+    }
+
+    /* "<usec>.<n>" and nothing after: ".tmp" files are not segments yet */
+    end++;
+    while (*end >= '0' && *end <= '9') {
+        end++;
+    }
+
+    if (*end++ != '.' || *end < '0' || *end > '9') {
+        return 0;
+    }
+
+    while (*end >= '0' && *end <= '9') {
+        end++;
+    }
+
+    if (*end != '\0') {
+        return 0;
+    }
+
+    *pid = (pid_t) v;
+    return 1;
+}
+
+
+int64_t
+lgsp_spool_backlog(const char *dir, uint32_t *segments)
+{
+    int                       fd;
+    DIR                      *d;
+    char                      path[LGSP_SPOOL_PATH_MAX];
+    void                     *base;
+    pid_t                     pid;
+    int64_t                   backlog = 0;
+    uint32_t                  n = 0, committed;
+    uint64_t                  ingested;
+    struct stat               st;
+    struct dirent            *e;
+    const char               *why;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        return -1;
+    }
+
+    while ((e = readdir(d)) != NULL) {
+        if (!lgsp_spool_name(e->d_name, &pid)
+            || snprintf(path, sizeof(path), "%s/%s", dir, e->d_name)
+               >= (int) sizeof(path))
+        {
+            continue;
+        }
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd == -1) {
+            continue;
+        }
+
+        if (fstat(fd, &st) != 0 || st.st_size < LGSP_AUDIT_HEADER_SIZE) {
+            close(fd);
+            continue;
+        }
+
+        base = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        close(fd);
+
+        if (base == MAP_FAILED) {
+            continue;
+        }
+
+        if (lgsp_spool_check(base, (size_t) st.st_size, &why) == 0) {
+            const lgsp_audit_seg_header_t *h = base;
+            uint64_t hint;
+
+            hint = __atomic_load_n(&h->committed, __ATOMIC_ACQUIRE);
+            committed = lgsp_spool_committed(base, hint > h->capacity
+                                                   ? 0 : (uint32_t) hint);
+            ingested = __atomic_load_n(&h->ingested, __ATOMIC_ACQUIRE);
+
+            if (committed > ingested) {
+                backlog += (int64_t) (committed - ingested);
+            }
+
+            n++;
+        }
+
+        munmap(base, (size_t) st.st_size);
+    }
+
+    closedir(d);
+
+    if (segments != NULL) {
+        *segments = n;
+    }
+
+    return backlog;
+}
