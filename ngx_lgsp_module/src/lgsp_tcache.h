@@ -43,6 +43,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 
 #define LGSP_TCACHE_MAGIC        0x4c47535054434831ULL  /* "LGSPTCH1" */
@@ -63,6 +64,21 @@ typedef struct {
     uint8_t                     kid_len;
     uint8_t                     kid[LGSP_TCACHE_KID_MAX];
 } lgsp_tcache_value_t;
+
+
+/*
+ * The sequence word.  Even (low half zero): nobody is writing; the high
+ * half counts the writes.  Odd: claimed, bits 1..31 hold the claiming
+ * process's pid (Linux pids fit in 22 bits).  Every write moves the count
+ * on, so a reader comparing the word before and after its copy sees any
+ * write that overlapped it, short of 2^32 writes to one entry meanwhile.
+ */
+#define LGSP_TCACHE_SEQ_COUNT(s)    ((uint32_t) ((s) >> 32))
+#define LGSP_TCACHE_SEQ_PID(s)      ((pid_t) (((s) & 0xffffffffULL) >> 1))
+#define LGSP_TCACHE_SEQ_FREE(n)     ((uint64_t) (uint32_t) (n) << 32)
+#define LGSP_TCACHE_SEQ_CLAIM(n, pid)                                        \
+    (LGSP_TCACHE_SEQ_FREE(n)                                                 \
+     | ((uint64_t) ((uint32_t) (pid) & 0x7fffffff) << 1) | 1)
 
 
 /*
