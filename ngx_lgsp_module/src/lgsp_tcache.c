@@ -21,7 +21,7 @@ _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
                "64-bit atomics must be lock-free");
 
 _Static_assert(sizeof(lgsp_tcache_t) == 128, "header: two cache lines");
-_Static_assert(sizeof(lgsp_tcache_entry_t) % 8 == 0, "entry: whole words");
+_Static_assert(sizeof(lgsp_tcache_entry_t) == 136, "entry: 17 words");
 _Static_assert(LGSP_TCACHE_KID_MAX % 8 == 0 && LGSP_TCACHE_KID_MAX < 256,
                "kid: whole words, length in a byte");
 

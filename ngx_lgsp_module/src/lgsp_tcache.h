@@ -23,8 +23,12 @@
  * value.env with the location's.
  *
  * Layout: a header, then buckets of LGSP_TCACHE_WAYS fixed-size entries,
- * the bucket count a power of two.  No pointers: the region may be mapped
- * at different addresses and is reused across "nginx -s reload".
+ * the bucket count a power of two (the token's bucket is the first tag
+ * word modulo that count), so a zone between two powers of two leaves the
+ * rest unused: size it as sizeof(lgsp_tcache_t) + 2^k buckets of
+ * LGSP_TCACHE_WAYS * sizeof(lgsp_tcache_entry_t) (1088 bytes).  No
+ * pointers: the region may be mapped at different addresses and is reused
+ * across "nginx -s reload".
  *
  * Concurrency: no lock.  Each entry has a sequence word (a seqlock): a
  * writer claims it by CAS from even to odd, writes, and releases it with
