@@ -61,7 +61,8 @@ $(BUILD)/gen/lgsp_migrations.h: $(SQL_FILES) scripts/sql2c
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/gen/lgsp_migrations.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PROJECT_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) $(PROJECT_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libpure.a: $(PURE_OBJS)
 	@rm -f $@ && ar rcs $@ $^
@@ -71,11 +72,13 @@ $(BUILD)/libcp.a: $(CPLIB_OBJS)
 
 $(BUILD)/bin/lgspd: $(LGSPD_OBJS) $(BUILD)/libcp.a $(BUILD)/libpure.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(CP_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(CP_LIBS)
 
 $(BUILD)/bin/lgspctl: $(CTL_OBJS) $(BUILD)/libcp.a $(BUILD)/libpure.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(CP_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(CP_LIBS)
 
 # --- tests ----------------------------------------------------------------
 # Each t/unit/test_*.c exports `Suite *NAME_suite(void)`; the runner's list
@@ -89,7 +92,8 @@ $(BUILD)/obj/t/unit/run.o: $(BUILD)/gen/unit_suites.h
 
 $(BUILD)/bin/unit: $(UNIT_OBJS) $(BUILD)/libcp.a $(BUILD)/libpure.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -pthread -o $@ $^ $(shell pkg-config --libs check) $(CP_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -pthread -o $@ $^ $(shell pkg-config --libs check) $(CP_LIBS)
 
 unit: setup all $(BUILD)/bin/unit
 	@echo "== unit tests (Check)"
@@ -107,6 +111,22 @@ test: setup all $(BUILD)/bin/unit
 
 run: setup all
 	@scripts/run
+
+# --- fuzzing (clang + libFuzzer; not part of make test) -------------------
+# The fuzz build skips the checksum compare so mutations reach the
+# structure checks; seeds are snapshots lgspd compiled from a demo home.
+FUZZ_SECONDS ?= 60
+$(BUILD)/bin/fuzz_snapshot: t/fuzz/fuzz_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.h schemas/lgsp_snapshot_format.h
+	@mkdir -p $(@D)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Ischemas -Ingx_lgsp_module/src \
+	    t/fuzz/fuzz_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.c -lcrypto -o $@
+
+fuzz: all $(BUILD)/bin/fuzz_snapshot
+	@scripts/fuzz-seeds $(BUILD)/fuzz/snapshot
+	$(BUILD)/bin/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -artifact_prefix=$(BUILD)/fuzz/ \
+	    $(BUILD)/fuzz/snapshot
 
 bench: setup all
 	@scripts/bench

@@ -40,7 +40,7 @@ enum {
     LGSP_SEC_GRANTS,             /* lgsp_snap_grant_t[] (not revoked) */
     LGSP_SEC_KEYS,               /* lgsp_snap_key_t[] (not revoked) */
     LGSP_SEC_ISSUERS,            /* lgsp_snap_issuer_t[] */
-    /* hash indexes: lgsp_snap_index_t header + slots */
+    /* hash indexes: lgsp_snap_slot_t[] (record_size 8, count = slots) */
     LGSP_SEC_IDX_AGENCY_CODE = 32, /* code -> agency_codes */
     LGSP_SEC_IDX_SYSTEM,         /* ident -> systems */
     LGSP_SEC_IDX_SYSTEM_ID,      /* id -> systems */
@@ -214,5 +214,23 @@ typedef struct {
     uint32_t   hash;
     uint32_t   record;           /* index + 1, 0 = empty */
 } lgsp_snap_slot_t;
+
+/*
+ * snapshots/current: the control file every worker keeps mapped.  lgspd
+ * creates it once at its full size and never truncates it (a worker would
+ * take SIGBUS); afterwards it only stores a new generation with one atomic
+ * 64-bit store, after snap.<generation> has been renamed into place.
+ * Workers read generation with an atomic load.  published_ms is written
+ * before the generation and is informational only.
+ */
+#define LGSP_SNAP_CONTROL_MAGIC  "LGSPGEN1"   /* 8 bytes, no NUL */
+#define LGSP_SNAP_CONTROL_SIZE   64
+
+typedef struct {
+    char       magic[8];
+    uint64_t   generation;       /* 0: nothing published yet */
+    int64_t    published_ms;     /* Unix ms, UTC */
+    uint64_t   reserved[5];
+} lgsp_snap_control_t;
 
 #endif /* LGSP_SNAPSHOT_FORMAT_H */

@@ -30,12 +30,38 @@ int ctl_open(ctl_t *ctl);
 
 /* Print a command's usage on stderr and return CP_EXIT_USAGE. */
 int ctl_usage(const ctl_command_t *cmd);
+extern int ctl_usage_shown;     /* set by ctl_usage() */
 const ctl_command_t *ctl_find(const char *name);
 
 /* Is lgspd running for this home?  Its pid or 0. */
 int ctl_lgspd_pid(const ctl_t *ctl);
 
+/* Call after a commit that changes what the gateway serves. */
+void ctl_warn_if_no_lgspd(const ctl_t *ctl);
+
 int cmd_init(ctl_t *ctl, int argc, char **argv);
 int cmd_status(ctl_t *ctl, int argc, char **argv);
+int cmd_credential(ctl_t *ctl, int argc, char **argv);
+int cmd_key(ctl_t *ctl, int argc, char **argv);
+
+/* Registry nouns (agency, system, service, grant): NOUN VERB dispatch.
+ * The verb gets argv from the verb on, and the registry already open when
+ * needs_db is set. */
+typedef struct {
+    const char  *name;
+    ctl_cmd_pt   exec;
+    int          needs_db;
+} ctl_verb_t;
+
+int ctl_dispatch(ctl_t *ctl, int argc, char **argv, const ctl_verb_t *verbs,
+                 const char *noun);
+
+int cmd_agency(ctl_t *ctl, int argc, char **argv);
+int cmd_system(ctl_t *ctl, int argc, char **argv);
+int cmd_service(ctl_t *ctl, int argc, char **argv);
+int cmd_grant(ctl_t *ctl, int argc, char **argv);
+int cmd_log(ctl_t *ctl, int argc, char **argv);
+int cmd_backup(ctl_t *ctl, int argc, char **argv);
+int cmd_restore(ctl_t *ctl, int argc, char **argv);
 
 #endif /* LGSPCTL_H */

@@ -20,6 +20,60 @@ static const ctl_command_t commands[] = {
       "lgspctl init" },
     { "status", "what the control plane sees", cmd_status,
       "lgspctl status [--json]" },
+    { "credential", "client credentials of a system (token endpoint)",
+      cmd_credential,
+      "lgspctl credential issue SYSTEM [--env sandbox|production]\n"
+      "lgspctl credential revoke CLIENT_ID\n"
+      "lgspctl credential list [--system ID]" },
+    { "key", "the platform's token signing keys", cmd_key,
+      "lgspctl key rotate [--alg RS256|ES256]\n"
+      "lgspctl key revoke KID --reason TEXT\n"
+      "lgspctl key list" },
+    { "agency", "agencies and their identity codes", cmd_agency,
+      "lgspctl agency add CODE --name NAME [--parent CODE] [--alias CODE]\n"
+      "lgspctl agency rename CODE --name NAME | --code NEWCODE\n"
+      "lgspctl agency close CODE --reason TEXT\n"
+      "lgspctl agency list" },
+    { "system", "information systems (HTTT/CSDL) of agencies", cmd_system,
+      "lgspctl system add ID --agency CODE --name NAME [--health-url URL]\n"
+      "        [--poll-interval SECONDS] [--security-level N]\n"
+      "lgspctl system commitment ID --signed-by NAME --date YYYY-MM-DD\n"
+      "lgspctl system suspend|resume ID --reason TEXT\n"
+      "lgspctl system list" },
+    { "service", "services and their versions", cmd_service,
+      "lgspctl service add CODE --provider SYSTEM --name NAME --upstream URL\n"
+      "        [--version V] [--sandbox-upstream URL] [--methods GET,POST]\n"
+      "        [--rate N/s] [--burst N] [--health-url URL] [--timeout S]\n"
+      "        [--upstream-header-file FILE|-] [--body-limit BYTES]\n"
+      "lgspctl service version add CODE/VERSION --upstream URL [options as"
+      " for add]\n"
+      "lgspctl service set CODE/VERSION [--rate N/s] [--burst N]"
+      " [--upstream URL]\n"
+      "        [--sandbox-upstream URL|none] [--methods M,...] [--timeout S]\n"
+      "        [--body-limit B] [--health-url URL|none]"
+      " [--upstream-header-file F|-]\n"
+      "        [--no-upstream-header] [--fail-fast on|off]\n"
+      "lgspctl service publish CODE/VERSION [--env sandbox|production]\n"
+      "lgspctl service deprecate CODE/VERSION --sunset YYYY-MM-DD"
+      " [--successor V]\n"
+      "        [--force --reason TEXT]\n"
+      "lgspctl service retire CODE/VERSION [--force --reason TEXT]\n"
+      "lgspctl service end CODE --date YYYY-MM-DD [--force --reason TEXT]\n"
+      "lgspctl service suspend|resume CODE[/VERSION] --reason TEXT\n"
+      "lgspctl service list" },
+    { "grant", "consumer access to a service version", cmd_grant,
+      "lgspctl grant add --consumer SYSTEM --service CODE/VERSION --env ENV\n"
+      "        [--rate N/s] [--burst N] [--quota N/day]\n"
+      "lgspctl grant set ID [--rate N/s] [--burst N] [--quota N/day|none]\n"
+      "lgspctl grant suspend|resume ID --reason TEXT\n"
+      "lgspctl grant revoke ID\n"
+      "lgspctl grant list [--consumer CODE|SYSTEM] [--provider CODE|SYSTEM]" },
+    { "log", "the operators' change log", cmd_log,
+      "lgspctl log [--since TIME]" },
+    { "backup", "copy the registry while lgspd runs", cmd_backup,
+      "lgspctl backup FILE" },
+    { "restore", "bring a backup back, keeping revocations since", cmd_restore,
+      "lgspctl restore FILE" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -35,9 +89,12 @@ ctl_find(const char *name)
     return NULL;
 }
 
+int ctl_usage_shown;
+
 int
 ctl_usage(const ctl_command_t *cmd)
 {
+    ctl_usage_shown = 1;
     fprintf(stderr, "usage:\n");
     for (const char *p = cmd->usage; *p; ) {
         size_t n = strcspn(p, "\n");
@@ -116,6 +173,21 @@ ctl_lgspd_pid(const ctl_t *ctl)
         return 0;
     }
     return (int) pid;
+}
+
+/*
+ * After a committed change: the data path only sees it once lgspd
+ * publishes a snapshot, so say so when lgspd is not running (SPEC §7's
+ * one-second promise needs the daemon).  Stderr only: stdout may be JSON.
+ */
+void
+ctl_warn_if_no_lgspd(const ctl_t *ctl)
+{
+    if (ctl_lgspd_pid(ctl) == 0) {
+        fprintf(stderr, "lgspctl: warning: lgspd is not running; the gateway"
+                " keeps serving the last published snapshot until it is"
+                " started\n");
+    }
 }
 
 int

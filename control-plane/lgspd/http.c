@@ -15,6 +15,7 @@
 
 #include "lgspd.h"
 #include "http.h"
+#include "token.h"
 #include "cp_util.h"
 
 /* Token requests are small; anything larger is refused, never buffered. */
@@ -28,6 +29,9 @@ static const struct {
     lgspd_route_pt  handler;
 } routes[] = {
     { "GET",  "/lgsp/ping", route_ping },
+    { "POST", "/oauth/token", lgspd_token_route },
+    { "POST", "/token", lgspd_token_route },
+    { "GET",  "/.well-known/jwks.json", lgspd_jwks_route },
 };
 
 typedef struct {
@@ -168,9 +172,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", rp.content_type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
     for (int i = 0; i < 3 && rp.header_name[i]; i++) {
         MHD_add_response_header(resp, rp.header_name[i], rp.header_value[i]);
+    }
+    /* no-store unless the route says otherwise (the JWKS may be cached) */
+    if (MHD_get_response_header(resp, "Cache-Control") == NULL) {
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
     }
     ret = MHD_queue_response(conn, rp.status, resp);
     MHD_destroy_response(resp);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lgspd.h"
+#include "publish.h"
 #include "cp_store.h"
 #include "cp_util.h"
 
@@ -135,6 +136,7 @@ main(int argc, char **argv)
     }
     cp_log("info", "started: home %s, socket %s, registry layout %d",
            d->home.root, d->sock_path, cp_db_version(d->db));
+    lgspd_publish_start(d);
 
     while (!d->stop) {
         struct pollfd           pfd = { .fd = sfd, .events = POLLIN };
@@ -150,6 +152,7 @@ main(int argc, char **argv)
                 d->stop = 1;
             }
         }
+        lgspd_publish_cron(d);
     }
 
     lgspd_http_stop(d);

@@ -1,5 +1,5 @@
 /*
- * Reading a snapshot (schemas/lgsp_snapshot.h): validate once at load,
+ * Reading a snapshot (schemas/lgsp_snapshot_format.h): validate once at load,
  * then O(1), allocation-free lookups on the request path.  nginx-free, so
  * the unit tests and the fuzzer link it directly.
  */
@@ -61,6 +61,15 @@ int lgsp_snapshot_load(lgsp_snapshot_t *snap, const void *base, size_t size,
 
 uint32_t lgsp_snap_hash(const void *key, size_t len);
 
+/*
+ * The bytes an index of `kind` (LGSP_SEC_IDX_*) hashes for record `rec`:
+ * the writer builds indexes and the loader checks them with this one
+ * function.  snap needs strings and the records the index names (and, for
+ * the grant index, systems and versions); rec must be in range.
+ */
+size_t lgsp_snap_index_key(const lgsp_snapshot_t *snap, uint32_t kind,
+    uint32_t rec, const void **key, uint8_t buf[20]);
+
 static inline lgsp_sv_t
 lgsp_snap_sv(const lgsp_snapshot_t *snap, lgsp_snap_str_t s)
 {
@@ -87,5 +96,15 @@ const lgsp_snap_key_t *lgsp_snap_key(const lgsp_snapshot_t *snap,
     const char *kid, size_t len);
 const lgsp_snap_issuer_t *lgsp_snap_issuer(const lgsp_snapshot_t *snap,
     const char *iss, size_t len);
+/* The same issuer may be trusted in both environments with different
+ * audiences (issuers are unique by (iss, env)): the one for env. */
+const lgsp_snap_issuer_t *lgsp_snap_issuer_env(const lgsp_snapshot_t *snap,
+    const char *iss, size_t len, uint32_t env);
+
+/*
+ * The generation in a mapped snapshots/current (atomic load); 0 when the
+ * mapping is too small or its magic is wrong.
+ */
+uint64_t lgsp_snap_control_generation(const void *base, size_t size);
 
 #endif /* LGSP_SNAPSHOT_H */

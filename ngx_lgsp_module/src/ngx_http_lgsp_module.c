@@ -16,6 +16,8 @@ static char *ngx_http_lgsp_home(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_lgsp_environment(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_lgsp_init_process(ngx_cycle_t *cycle);
+static void ngx_http_lgsp_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_lgsp_commands[] = {
@@ -74,13 +76,33 @@ ngx_module_t  ngx_http_lgsp_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_lgsp_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_lgsp_exit_process,            /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/* each job of the data path adds its one call here */
+
+static ngx_int_t
+ngx_http_lgsp_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_lgsp_snapshot_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_lgsp_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_lgsp_snapshot_exit_process(cycle);
+}
 
 
 static void *
@@ -98,6 +120,7 @@ ngx_http_lgsp_create_main_conf(ngx_conf_t *cf)
      *
      *     lmcf->home = { 0, NULL };
      *     lmcf->socket = { 0, NULL };
+     *     lmcf->snapshot_zone = NULL;
      */
 
     return lmcf;
@@ -125,6 +148,10 @@ ngx_http_lgsp_init_main_conf(ngx_conf_t *cf, void *conf)
     p = ngx_cpymem(lmcf->socket.data, lmcf->home.data, lmcf->home.len);
     p = ngx_cpymem(p, "/run/lgspd.sock", sizeof("/run/lgspd.sock") - 1);
     *p = '\0';
+
+    if (ngx_http_lgsp_snapshot_add_zone(cf, lmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

@@ -8,10 +8,12 @@
 #include "ngx_http_lgsp_module.h"
 
 
-#define NGX_HTTP_LGSP_STATUS_MAX  4096
+#define NGX_HTTP_LGSP_STATUS_MAX  8192
 
 
 static ngx_int_t ngx_http_lgsp_status_handler(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_lgsp_workers_loaded(ngx_http_lgsp_snapshot_sh_t *sh,
+    ngx_uint_t nworkers);
 
 
 char *
@@ -58,13 +60,44 @@ ngx_http_lgsp_lgspd_answers(ngx_http_lgsp_main_conf_t *lmcf)
 }
 
 
+/*
+ * Ready needs every worker of this configuration to have loaded a
+ * snapshot (SPEC §12), which the shared table tells.
+ */
+
+static ngx_uint_t
+ngx_http_lgsp_workers_loaded(ngx_http_lgsp_snapshot_sh_t *sh,
+    ngx_uint_t nworkers)
+{
+    ngx_uint_t  i;
+
+    if (sh == NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < nworkers && i < NGX_HTTP_LGSP_WORKER_SLOTS; i++) {
+        if (sh->workers[i].pid == 0 || sh->workers[i].generation == 0) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static ngx_int_t
 ngx_http_lgsp_status_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                   rc, lgspd;
-    ngx_buf_t                  *b;
-    ngx_chain_t                 out;
-    ngx_http_lgsp_main_conf_t  *lmcf;
+    int64_t                       now_ms, age;
+    ngx_int_t                     rc, lgspd, ready;
+    ngx_uint_t                    i, first;
+    ngx_buf_t                    *b;
+    ngx_time_t                   *tp;
+    ngx_chain_t                   out;
+    ngx_core_conf_t              *ccf;
+    const lgsp_snapshot_t        *snap;
+    ngx_http_lgsp_main_conf_t    *lmcf;
+    ngx_http_lgsp_snapshot_sh_t  *sh;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -77,6 +110,16 @@ ngx_http_lgsp_status_handler(ngx_http_request_t *r)
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lgsp_module);
     lgspd = ngx_http_lgsp_lgspd_answers(lmcf);
+    snap = ngx_http_lgsp_current_snapshot();
+    sh = ngx_http_lgsp_snapshot_shared(lmcf);
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+
+    ready = lgspd && snap != NULL
+            && ngx_http_lgsp_workers_loaded(sh, ccf->worker_processes);
+
+    tp = ngx_timeofday();
+    now_ms = (int64_t) tp->sec * 1000 + tp->msec;
 
     b = ngx_create_temp_buf(r->pool, NGX_HTTP_LGSP_STATUS_MAX);
     if (b == NULL) {
@@ -86,10 +129,53 @@ ngx_http_lgsp_status_handler(ngx_http_request_t *r)
     b->last = ngx_slprintf(b->last, b->end,
                            "{\"ready\":%s,\"lgspd\":%s,"
                            "\"module_version\":\"" LGSP_VERSION "\","
-                           "\"pid\":%P,\"generation\":%uL}\n",
+                           "\"pid\":%P,\"generation\":%uL",
+                           ready ? "true" : "false",
                            lgspd ? "true" : "false",
-                           lgspd ? "true" : "false",
-                           ngx_pid, (uint64_t) 0);
+                           ngx_pid,
+                           snap ? snap->header->generation : (uint64_t) 0);
+
+    if (snap) {
+        age = now_ms - snap->header->created_ms;
+
+        b->last = ngx_slprintf(b->last, b->end,
+                               ",\"snapshot_age_ms\":%L,"
+                               "\"counts\":{\"agencies\":%uD,"
+                               "\"systems\":%uD,\"credentials\":%uD,"
+                               "\"versions\":%uD,\"grants\":%uD,"
+                               "\"keys\":%uD}",
+                               age < 0 ? (int64_t) 0 : age,
+                               snap->nagencies, snap->nsystems,
+                               snap->ncredentials, snap->nversions,
+                               snap->ngrants, snap->nkeys);
+
+    } else {
+        b->last = ngx_slprintf(b->last, b->end,
+                               ",\"snapshot_age_ms\":null,\"counts\":null");
+    }
+
+    b->last = ngx_slprintf(b->last, b->end,
+                           ",\"refused_snapshots\":%uA,\"workers\":[",
+                           sh ? (ngx_atomic_uint_t) sh->refused : 0);
+
+    first = 1;
+
+    for (i = 0; sh && i < NGX_HTTP_LGSP_WORKER_SLOTS; i++) {
+        if (sh->workers[i].pid == 0) {
+            continue;
+        }
+
+        b->last = ngx_slprintf(b->last, b->end,
+                               "%s{\"slot\":%ui,\"pid\":%P,"
+                               "\"generation\":%uL,\"loaded_ms\":%L}",
+                               first ? "" : ",", i, sh->workers[i].pid,
+                               sh->workers[i].generation,
+                               sh->workers[i].loaded_ms);
+        first = 0;
+    }
+
+    b->last = ngx_slprintf(b->last, b->end, "]}\n");
+
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 

@@ -50,7 +50,7 @@ CREATE TABLE services (
     purpose            TEXT,
     form               TEXT,                     -- Form 01 JSON, when given
     end_at             INTEGER,                  -- service ends (60 days notice)
-    end_reason         TEXT,
+    end_reason         TEXT,                     -- --force --reason
     suspended          INTEGER NOT NULL DEFAULT 0,
     suspend_reason     TEXT,
     created_at         INTEGER NOT NULL
@@ -78,6 +78,7 @@ CREATE TABLE versions (
     deprecated_at      INTEGER,
     sunset_at          INTEGER,
     retired_at         INTEGER,
+    successor_id       INTEGER REFERENCES versions(id), -- set on deprecate
     lifecycle_reason   TEXT,                     -- --force --reason
     suspended          INTEGER NOT NULL DEFAULT 0,
     suspend_reason     TEXT,

@@ -1,0 +1,1112 @@
+/*
+ * lgspctl service ...: services and their versions (SPEC §7).  Versions
+ * move draft -> sandbox -> published -> deprecated -> retired; the date
+ * rules are in cp_lifecycle.c.  A version's upstream credential header is
+ * read from a file or stdin, never argv, and never printed or logged.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+
+#include "lgspctl.h"
+#include "cp_cli.h"
+#include "cp_lifecycle.h"
+#include "cp_registry.h"
+#include "cp_store.h"
+#include "cp_time.h"
+#include "cp_util.h"
+
+#define RATE_MAX     1000000
+#define TIMEOUT_MAX  3600
+#define BODY_MAX     (256LL * 1024 * 1024)
+
+enum {
+    O_PROVIDER = 256, O_NAME, O_UPSTREAM, O_VERSION, O_SANDBOX, O_METHODS,
+    O_RATE, O_BURST, O_HEALTH, O_HEADER, O_NOHEADER, O_TIMEOUT, O_BODY,
+    O_FAILFAST, O_ENV, O_SUNSET, O_SUCCESSOR, O_FORCE, O_REASON, O_DATE,
+};
+
+/* per-version settings from the command line; has_* says given */
+typedef struct {
+    const char  *upstream;
+    const char  *sandbox;          /* "" to clear */
+    const char  *health;           /* "" to clear */
+    const char  *header_file;
+    char         methods[96];
+    long long    rate, burst, timeout, body;
+    int          has_methods, has_rate, has_burst, has_timeout, has_body;
+    int          fail_fast;        /* -1 unset */
+    int          no_header;
+    char         header[CP_HEADER_MAX + 1];
+    int          has_header;
+} vopts_t;
+
+#define VOPTS_LONG                                                         \
+    { "upstream",             required_argument, NULL, O_UPSTREAM },      \
+    { "sandbox-upstream",     required_argument, NULL, O_SANDBOX },       \
+    { "methods",              required_argument, NULL, O_METHODS },       \
+    { "rate",                 required_argument, NULL, O_RATE },          \
+    { "burst",                required_argument, NULL, O_BURST },         \
+    { "health-url",           required_argument, NULL, O_HEALTH },        \
+    { "upstream-header-file", required_argument, NULL, O_HEADER },        \
+    { "timeout",              required_argument, NULL, O_TIMEOUT },       \
+    { "body-limit",           required_argument, NULL, O_BODY }
+
+static int
+usage(void)
+{
+    return ctl_usage(ctl_find("service"));
+}
+
+/* 0 taken, 1 not a version option, CP_EXIT_USAGE bad value */
+static int
+vopt(int c, const char *arg, vopts_t *v, const char *what, int allow_clear)
+{
+    char why[160];
+
+    switch (c) {
+    case O_UPSTREAM:
+        if (cp_valid_url(arg, why, sizeof(why)) != 0) {
+            return cp_bad("%s: --upstream: %s", what, why);
+        }
+        v->upstream = arg;
+        return 0;
+    case O_SANDBOX:
+    case O_HEALTH:
+        if (allow_clear && strcmp(arg, "none") == 0) {
+            arg = "";
+        } else if (cp_valid_url(arg, why, sizeof(why)) != 0) {
+            return cp_bad("%s: --%s: %s", what, c == O_SANDBOX
+                          ? "sandbox-upstream" : "health-url", why);
+        }
+        *(c == O_SANDBOX ? &v->sandbox : &v->health) = arg;
+        return 0;
+    case O_METHODS:
+        if (cp_parse_methods(arg, v->methods, sizeof(v->methods), why,
+                             sizeof(why)) != 0)
+        {
+            return cp_bad("%s: --methods: %s", what, why);
+        }
+        v->has_methods = 1;
+        return 0;
+    case O_RATE:
+        if (cp_parse_uint(arg, "/s", RATE_MAX, &v->rate) != 0) {
+            return cp_bad("%s: --rate \"%s\": expected N/s, 0..%d", what,
+                          arg, RATE_MAX);
+        }
+        v->has_rate = 1;
+        return 0;
+    case O_BURST:
+        if (cp_parse_uint(arg, NULL, RATE_MAX, &v->burst) != 0) {
+            return cp_bad("%s: --burst \"%s\": expected 0..%d", what, arg,
+                          RATE_MAX);
+        }
+        v->has_burst = 1;
+        return 0;
+    case O_TIMEOUT:
+        if (cp_parse_uint(arg, "s", TIMEOUT_MAX, &v->timeout) != 0
+            || v->timeout < 1)
+        {
+            return cp_bad("%s: --timeout \"%s\": expected 1..%d seconds",
+                          what, arg, TIMEOUT_MAX);
+        }
+        v->has_timeout = 1;
+        return 0;
+    case O_BODY:
+        if (cp_parse_uint(arg, NULL, BODY_MAX, &v->body) != 0) {
+            return cp_bad("%s: --body-limit \"%s\": expected 0..%lld bytes",
+                          what, arg, BODY_MAX);
+        }
+        v->has_body = 1;
+        return 0;
+    case O_HEADER:
+        v->header_file = arg;
+        return 0;
+    case O_NOHEADER:
+        v->no_header = 1;
+        return 0;
+    case O_FAILFAST:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+            return cp_bad("%s: --fail-fast: on or off", what);
+        }
+        v->fail_fast = strcmp(arg, "on") == 0;
+        return 0;
+    }
+    return 1;
+}
+
+static void
+vopts_init(vopts_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->fail_fast = -1;
+}
+
+/* The header is read after the flags, before the transaction (stdin). */
+static int
+vopts_read_header(vopts_t *v, const char *what)
+{
+    int rc;
+
+    if (v->header_file == NULL) {
+        return 0;
+    }
+    if (v->no_header) {
+        return cp_bad("%s: --upstream-header-file and --no-upstream-header"
+                      " together", what);
+    }
+    rc = cp_read_upstream_header(v->header_file, v->header,
+                                 sizeof(v->header));
+    v->has_header = rc == 0;
+    return rc;
+}
+
+static void
+vopts_wipe(vopts_t *v)
+{
+    OPENSSL_cleanse(v->header, sizeof(v->header));
+}
+
+static int
+print_route(ctl_t *ctl, long long version_id, const char *route)
+{
+    if (ctl->json) {
+        cJSON *o = cp_version_json(ctl->db, version_id);
+        if (o == NULL) {
+            return CP_EXIT_REFUSED;
+        }
+        cp_json_print(o);
+    } else if (route != NULL) {
+        puts(route);
+    }
+    return CP_EXIT_OK;
+}
+
+/* Apply the settings given to one version row (inside the transaction). */
+static int
+vopts_apply(sqlite3 *db, long long id, const vopts_t *v)
+{
+    sqlite3_stmt *st;
+    int           rc;
+
+    st = cp_db_prepare(db,
+        "UPDATE versions SET"
+        " upstream = coalesce(?2, upstream),"
+        " sandbox_upstream = CASE WHEN ?3 IS NULL THEN sandbox_upstream"
+        "   ELSE nullif(?3, '') END,"
+        " health_url = CASE WHEN ?4 IS NULL THEN health_url"
+        "   ELSE nullif(?4, '') END,"
+        " methods = coalesce(?5, methods),"
+        " rate = coalesce(?6, rate), burst = coalesce(?7, burst),"
+        " timeout_ms = coalesce(?8, timeout_ms),"
+        " body_limit = coalesce(?9, body_limit),"
+        " fail_fast = coalesce(?10, fail_fast),"
+        " upstream_header = CASE WHEN ?12 THEN NULL"
+        "   ELSE coalesce(?11, upstream_header) END"
+        " WHERE id = ?1");
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if (v->upstream) sqlite3_bind_text(st, 2, v->upstream, -1, SQLITE_STATIC);
+    if (v->sandbox) sqlite3_bind_text(st, 3, v->sandbox, -1, SQLITE_STATIC);
+    if (v->health) sqlite3_bind_text(st, 4, v->health, -1, SQLITE_STATIC);
+    if (v->has_methods) {
+        sqlite3_bind_text(st, 5, v->methods, -1, SQLITE_STATIC);
+    }
+    if (v->has_rate) sqlite3_bind_int64(st, 6, v->rate);
+    if (v->has_burst) sqlite3_bind_int64(st, 7, v->burst);
+    if (v->has_timeout) sqlite3_bind_int64(st, 8, v->timeout * 1000);
+    if (v->has_body) sqlite3_bind_int64(st, 9, v->body);
+    if (v->fail_fast >= 0) sqlite3_bind_int(st, 10, v->fail_fast);
+    if (v->has_header) {
+        sqlite3_bind_text(st, 11, v->header, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int(st, 12, v->no_header);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static long long
+insert_version(sqlite3 *db, long long service_id, const char *version,
+               const vopts_t *v)
+{
+    sqlite3_stmt *st;
+    int           rc;
+    long long     id;
+
+    st = cp_db_prepare(db, "INSERT INTO versions (service_id, version,"
+                           " upstream, created_at) VALUES (?1, ?2, ?3, ?4)");
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, service_id);
+    sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, v->upstream, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, cp_now());
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        return -1;
+    }
+    id = sqlite3_last_insert_rowid(db);
+    return vopts_apply(db, id, v) == 0 ? id : -1;
+}
+
+/* --- add / version add / set ------------------------------------------- */
+
+static int
+service_add(ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "provider", required_argument, NULL, O_PROVIDER },
+        { "name",     required_argument, NULL, O_NAME },
+        { "version",  required_argument, NULL, O_VERSION },
+        VOPTS_LONG,
+        { NULL, 0, NULL, 0 }
+    };
+    const char       *provider = NULL, *name = NULL, *version = "v1", *code;
+    vopts_t           v;
+    cp_system_ref_t   p;
+    cp_service_ref_t  s;
+    sqlite3_stmt     *st;
+    long long         sid, vid;
+    char              object[160];
+    int               c, rc;
+
+    vopts_init(&v);
+    while ((c = cp_getopt(argc, argv, opts, "service add")) != -1) {
+        switch (c) {
+        case O_PROVIDER: provider = optarg; break;
+        case O_NAME: name = optarg; break;
+        case O_VERSION: version = optarg; break;
+        default:
+            rc = c == '?' ? 1 : vopt(c, optarg, &v, "service add", 0);
+            if (rc != 0) {
+                return usage();
+            }
+        }
+    }
+    if (optind + 1 != argc || provider == NULL || name == NULL
+        || v.upstream == NULL)
+    {
+        cp_bad("service add: needs CODE, --provider, --name and --upstream");
+        return usage();
+    }
+    code = argv[optind];
+    if (cp_valid_service_code(code) != 0) {
+        return cp_bad("service add: \"%s\": a service code is"
+                      " [a-z0-9][a-z0-9-]{0,63}", code);
+    }
+    if (cp_valid_version(version) != 0) {
+        return cp_bad("service add: --version \"%s\": a version is"
+                      " [A-Za-z0-9][A-Za-z0-9._-]{0,31}", version);
+    }
+    if (cp_valid_text(name, CP_TEXT_MAX) != 0) {
+        return cp_bad("service add: --name must be 1..%d characters without"
+                      " control characters", CP_TEXT_MAX);
+    }
+    if (cp_valid_system_id(provider) != 0) {
+        return cp_bad("service add: --provider \"%s\" is not a system id",
+                      provider);
+    }
+    if ((rc = vopts_read_header(&v, "service add")) != 0) {
+        return rc;
+    }
+
+    if (cp_tx_begin(ctl->db) != 0) {
+        vopts_wipe(&v);
+        return CP_EXIT_REFUSED;
+    }
+    rc = cp_find_system(ctl->db, provider, &p);
+    if (rc <= 0) {
+        rc = cp_refuse(ctl->db, "service %s: provider %s does not exist",
+                       code, provider);
+        goto out;
+    }
+    if (p.agency_closed) {
+        rc = cp_refuse(ctl->db, "service %s: the agency of provider %s is"
+                       " closed", code, provider);
+        goto out;
+    }
+    if (!p.committed && p.security_level == 0) {
+        /* Appendix 01 §3.2: an offer needs Form 03 or a security level */
+        rc = cp_refuse(ctl->db, "service %s: provider %s has no security"
+                       " commitment (Form 03) and no security level; record"
+                       " one with \"lgspctl system commitment\"", code,
+                       provider);
+        goto out;
+    }
+    if (cp_find_service(ctl->db, code, &s) != 0) {
+        rc = cp_refuse(ctl->db, "service %s: already exists", code);
+        goto out;
+    }
+    st = cp_db_prepare(ctl->db, "INSERT INTO services (code,"
+                                " provider_system_id, name, created_at)"
+                                " VALUES (?1, ?2, ?3, ?4)");
+    if (st == NULL) {
+        rc = cp_refuse(ctl->db, "service %s: cannot add", code);
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, p.id);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, cp_now());
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    sid = sqlite3_last_insert_rowid(ctl->db);
+    if (rc != SQLITE_DONE
+        || (vid = insert_version(ctl->db, sid, version, &v)) < 0)
+    {
+        rc = cp_refuse(ctl->db, "service %s: %s", code,
+                       sqlite3_errmsg(ctl->db));
+        goto out;
+    }
+    snprintf(object, sizeof(object), "service:%s", code);
+    if (cp_record(ctl->db, "services", sid, object, "add", NULL) != 0) {
+        rc = cp_refuse(ctl->db, "service %s: not added", code);
+        goto out;
+    }
+    snprintf(object, sizeof(object), "version:%s/%s", code, version);
+    if (cp_record(ctl->db, "versions", vid, object, "add", NULL) != 0) {
+        rc = cp_refuse(ctl->db, "service %s: not added", code);
+        goto out;
+    }
+    if ((rc = cp_tx_commit(ctl->db)) != 0) {
+        goto out;
+    }
+    if (ctl->json) {
+        cp_json_print(cp_service_json(ctl->db, sid));
+    } else {
+        puts(code);
+    }
+out:
+    vopts_wipe(&v);
+    return rc;
+}
+
+/* CODE/VERSION from argv: parse, begin, find both.  0 or an exit status. */
+static int
+begin_route(ctl_t *ctl, const char *what, const char *arg, int allow_bare,
+            cp_service_ref_t *s, cp_version_ref_t *v, char *route,
+            size_t rsize)
+{
+    char code[CP_SERVICE_CODE_MAX + 1], ver[CP_VERSION_MAX + 1];
+    int  rc;
+
+    if (cp_parse_route(arg, allow_bare, code, ver) != 0) {
+        cp_bad("%s: \"%s\": expected CODE/VERSION%s", what, arg,
+               allow_bare ? " or CODE" : "");
+        return usage();
+    }
+    snprintf(route, rsize, "%s", arg);
+    if (cp_tx_begin(ctl->db) != 0) {
+        return CP_EXIT_REFUSED;
+    }
+    rc = cp_find_service(ctl->db, code, s);
+    if (rc <= 0) {
+        return cp_refuse(ctl->db, "service %s: no such service", code);
+    }
+    if (ver[0] == '\0') {
+        v->id = 0;
+        return 0;
+    }
+    rc = cp_find_version(ctl->db, s->id, ver, v);
+    if (rc <= 0) {
+        return cp_refuse(ctl->db, "service %s: no such version", arg);
+    }
+    return 0;
+}
+
+/* Record the version change and commit; print the version on --json. */
+static int
+finish_version(ctl_t *ctl, long long vid, const char *route,
+               const char *action, char *before)
+{
+    char object[160];
+    int  rc;
+
+    snprintf(object, sizeof(object), "version:%s", route);
+    if (cp_record(ctl->db, "versions", vid, object, action, before) != 0) {
+        return cp_refuse(ctl->db, "service %s: not changed", route);
+    }
+    if ((rc = cp_tx_commit(ctl->db)) != 0) {
+        return rc;
+    }
+    return print_route(ctl, vid, NULL);
+}
+
+static int
+service_version(ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        VOPTS_LONG,
+        { NULL, 0, NULL, 0 }
+    };
+    cp_service_ref_t  s;
+    cp_version_ref_t  existing;
+    vopts_t           v;
+    char              code[CP_SERVICE_CODE_MAX + 1], ver[CP_VERSION_MAX + 1];
+    char              object[160];
+    long long         vid;
+    int               c, rc;
+
+    if (argc < 2 || strcmp(argv[1], "add") != 0) {
+        cp_bad("service version: the verb is \"version add\"");
+        return usage();
+    }
+    argc--;
+    argv++;
+    vopts_init(&v);
+    while ((c = cp_getopt(argc, argv, opts, "service version add")) != -1) {
+        rc = c == '?' ? 1 : vopt(c, optarg, &v, "service version add", 0);
+        if (rc != 0) {
+            return usage();
+        }
+    }
+    if (optind + 1 != argc || v.upstream == NULL) {
+        cp_bad("service version add: needs CODE/VERSION and --upstream");
+        return usage();
+    }
+    if (cp_parse_route(argv[optind], 0, code, ver) != 0) {
+        cp_bad("service version add: \"%s\": expected CODE/VERSION",
+               argv[optind]);
+        return usage();
+    }
+    if ((rc = vopts_read_header(&v, "service version add")) != 0) {
+        return rc;
+    }
+    if (cp_tx_begin(ctl->db) != 0) {
+        vopts_wipe(&v);
+        return CP_EXIT_REFUSED;
+    }
+    if (cp_find_service(ctl->db, code, &s) <= 0) {
+        rc = cp_refuse(ctl->db, "service %s: no such service", code);
+        goto out;
+    }
+    if (s.provider_closed) {
+        rc = cp_refuse(ctl->db, "service %s: the provider's agency is"
+                       " closed", code);
+        goto out;
+    }
+    if (s.end_at != 0 && s.end_at <= cp_now()) {
+        rc = cp_refuse(ctl->db, "service %s: the service has ended", code);
+        goto out;
+    }
+    if (cp_find_version(ctl->db, s.id, ver, &existing) != 0) {
+        rc = cp_refuse(ctl->db, "service %s: already exists", argv[optind]);
+        goto out;
+    }
+    vid = insert_version(ctl->db, s.id, ver, &v);
+    if (vid < 0) {
+        rc = cp_refuse(ctl->db, "service %s: %s", argv[optind],
+                       sqlite3_errmsg(ctl->db));
+        goto out;
+    }
+    snprintf(object, sizeof(object), "version:%s", argv[optind]);
+    if (cp_record(ctl->db, "versions", vid, object, "add", NULL) != 0) {
+        rc = cp_refuse(ctl->db, "service %s: not added", argv[optind]);
+        goto out;
+    }
+    if ((rc = cp_tx_commit(ctl->db)) == 0) {
+        rc = print_route(ctl, vid, argv[optind]);
+    }
+out:
+    vopts_wipe(&v);
+    return rc;
+}
+
+static int
+service_set(ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        VOPTS_LONG,
+        { "no-upstream-header", no_argument,       NULL, O_NOHEADER },
+        { "fail-fast",          required_argument, NULL, O_FAILFAST },
+        { NULL, 0, NULL, 0 }
+    };
+    cp_service_ref_t  s;
+    cp_version_ref_t  ver;
+    vopts_t           v;
+    char              route[160];
+    int               c, rc;
+
+    vopts_init(&v);
+    while ((c = cp_getopt(argc, argv, opts, "service set")) != -1) {
+        rc = c == '?' ? 1 : vopt(c, optarg, &v, "service set", 1);
+        if (rc != 0) {
+            return usage();
+        }
+    }
+    if (optind + 1 != argc) {
+        cp_bad("service set: needs CODE/VERSION");
+        return usage();
+    }
+    if (!v.upstream && !v.sandbox && !v.health && !v.header_file
+        && !v.has_methods && !v.has_rate && !v.has_burst && !v.has_timeout
+        && !v.has_body && v.fail_fast < 0 && !v.no_header)
+    {
+        cp_bad("service set: nothing to set");
+        return usage();
+    }
+    if ((rc = vopts_read_header(&v, "service set")) != 0) {
+        return rc;
+    }
+    rc = begin_route(ctl, "service set", argv[optind], 0, &s, &ver, route,
+                     sizeof(route));
+    if (rc != 0) {
+        goto out;
+    }
+    if (strcmp(ver.state, "retired") == 0) {
+        rc = cp_refuse(ctl->db, "service %s: retired; a retired version is"
+                       " final", route);
+        goto out;
+    }
+    char *before = cp_change_row(ctl->db, "versions", ver.id);
+    if (vopts_apply(ctl->db, ver.id, &v) != 0) {
+        free(before);
+        rc = cp_refuse(ctl->db, "service %s: %s", route,
+                       sqlite3_errmsg(ctl->db));
+        goto out;
+    }
+    rc = finish_version(ctl, ver.id, route, "set", before);
+out:
+    vopts_wipe(&v);
+    return rc;
+}
+
+/* --- lifecycle ---------------------------------------------------------- */
+
+/* --force needs --reason and the other way round */
+static int
+check_force(const char *what, int force, const char *reason)
+{
+    if (force && reason == NULL) {
+        return cp_bad("%s: --force needs --reason TEXT (it is recorded)",
+                      what);
+    }
+    if (!force && reason != NULL) {
+        return cp_bad("%s: --reason goes with --force", what);
+    }
+    if (reason != NULL && cp_valid_text(reason, CP_TEXT_MAX) != 0) {
+        return cp_bad("%s: --reason must be 1..%d characters without"
+                      " control characters", what, CP_TEXT_MAX);
+    }
+    return 0;
+}
+
+static int
+service_publish(ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "env", required_argument, NULL, O_ENV },
+        { NULL, 0, NULL, 0 }
+    };
+    const char       *env = "production", *next;
+    cp_service_ref_t  s;
+    cp_version_ref_t  v;
+    sqlite3_stmt     *st;
+    char              route[160], why[160], *before;
+    int               c, rc, production;
+
+    while ((c = cp_getopt(argc, argv, opts, "service publish")) != -1) {
+        switch (c) {
+        case O_ENV: env = optarg; break;
+        default: return usage();
+        }
+    }
+    if (optind + 1 != argc) {
+        cp_bad("service publish: needs CODE/VERSION");
+        return usage();
+    }
+    if (strcmp(env, "sandbox") != 0 && strcmp(env, "production") != 0) {
+        cp_bad("service publish: --env: sandbox or production");
+        return usage();
+    }
+    production = strcmp(env, "production") == 0;
+    rc = begin_route(ctl, "service publish", argv[optind], 0, &s, &v, route,
+                     sizeof(route));
+    if (rc != 0) {
+        return rc;
+    }
+    if (s.provider_closed) {
+        return cp_refuse(ctl->db, "service %s: the provider's agency is"
+                         " closed", route);
+    }
+    if (s.end_at != 0 && s.end_at <= cp_now()) {
+        return cp_refuse(ctl->db, "service %s: the service has ended", route);
+    }
+    if (cp_lc_publish(v.state, production, &next, why, sizeof(why)) != 0) {
+        return cp_refuse(ctl->db, "service %s: %s", route, why);
+    }
+    before = cp_change_row(ctl->db, "versions", v.id);
+    st = cp_db_prepare(ctl->db, production
+                       ? "UPDATE versions SET state = ?2, published_at = ?3"
+                         " WHERE id = ?1"
+                       : "UPDATE versions SET state = ?2, sandbox_at = ?3"
+                         " WHERE id = ?1");
+    if (st == NULL) {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: cannot publish", route);
+    }
+    sqlite3_bind_int64(st, 1, v.id);
+    sqlite3_bind_text(st, 2, next, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, cp_now());
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: %s", route,
+                         sqlite3_errmsg(ctl->db));
+    }
+    return finish_version(ctl, v.id, route, "publish", before);
+}
+
+static int
+service_deprecate(ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "sunset",    required_argument, NULL, O_SUNSET },
+        { "successor", required_argument, NULL, O_SUCCESSOR },
+        { "force",     no_argument,       NULL, O_FORCE },
+        { "reason",    required_argument, NULL, O_REASON },
+        { NULL, 0, NULL, 0 }
+    };
+    const char       *sunset = NULL, *succ = NULL, *reason = NULL;
+    cp_service_ref_t  s;
+    cp_version_ref_t  v, w;
+    sqlite3_stmt     *st;
+    int64_t           sunset_at;
+    char              route[160], d1[16], d2[16], *before;
+    int               c, rc, force = 0;
+
+    while ((c = cp_getopt(argc, argv, opts, "service deprecate")) != -1) {
+        switch (c) {
+        case O_SUNSET: sunset = optarg; break;
+        case O_SUCCESSOR: succ = optarg; break;
+        case O_FORCE: force = 1; break;
+        case O_REASON: reason = optarg; break;
+        default: return usage();
+        }
+    }
+    if (optind + 1 != argc || sunset == NULL) {
+        cp_bad("service deprecate: needs CODE/VERSION and --sunset");
+        return usage();
+    }
+    if (cp_date_parse(sunset, &sunset_at) != 0) {
+        cp_bad("service deprecate: --sunset \"%s\": expected a real"
+               " YYYY-MM-DD", sunset);
+        return usage();
+    }
+    if (succ != NULL && cp_valid_version(succ) != 0) {
+        cp_bad("service deprecate: --successor \"%s\" is not a version",
+               succ);
+        return usage();
+    }
+    if (check_force("service deprecate", force, reason) != 0) {
+        return usage();
+    }
+    rc = begin_route(ctl, "service deprecate", argv[optind], 0, &s, &v,
+                     route, sizeof(route));
+    if (rc != 0) {
+        return rc;
+    }
+    if (strcmp(v.state, "published") != 0) {
+        return cp_refuse(ctl->db, "service %s: the version is %s; only a"
+                         " published version can be deprecated", route,
+                         v.state);
+    }
+
+    /* the successor: named, or the newest published other version */
+    if (succ != NULL) {
+        if (cp_find_version(ctl->db, s.id, succ, &w) <= 0) {
+            return cp_refuse(ctl->db, "service %s: successor %s does not"
+                             " exist", route, succ);
+        }
+        if (w.id == v.id || strcmp(w.state, "published") != 0) {
+            return cp_refuse(ctl->db, "service %s: successor %s is not"
+                             " another published version", route, succ);
+        }
+    } else {
+        st = cp_db_prepare(ctl->db, "SELECT version FROM versions"
+                                    " WHERE service_id = ?1 AND id != ?2"
+                                    " AND state = 'published'"
+                                    " ORDER BY published_at DESC, id DESC"
+                                    " LIMIT 1");
+        if (st == NULL) {
+            return cp_refuse(ctl->db, "service %s: cannot deprecate", route);
+        }
+        sqlite3_bind_int64(st, 1, s.id);
+        sqlite3_bind_int64(st, 2, v.id);
+        rc = sqlite3_step(st) == SQLITE_ROW
+             ? cp_find_version(ctl->db, s.id,
+                               (const char *) sqlite3_column_text(st, 0), &w)
+             : 0;
+        sqlite3_finalize(st);
+        if (rc <= 0) {
+            return cp_refuse(ctl->db, "service %s: no successor version is"
+                             " published; publish one first", route);
+        }
+    }
+    if (!force && !cp_lc_sunset_ok(w.published_at, sunset_at)) {
+        cp_date_format(w.published_at, d1, sizeof(d1));
+        cp_date_format(cp_lc_earliest_sunset(w.published_at), d2,
+                       sizeof(d2));
+        return cp_refuse(ctl->db, "service %s: sunset %s is less than %d"
+                         " days after %s/%s was published (%s); the earliest"
+                         " is %s, or --force --reason", route, sunset,
+                         CP_LC_SUNSET_DAYS, s.code, w.version, d1, d2);
+    }
+    before = cp_change_row(ctl->db, "versions", v.id);
+    st = cp_db_prepare(ctl->db, "UPDATE versions SET state = 'deprecated',"
+                                " deprecated_at = ?2, sunset_at = ?3,"
+                                " successor_id = ?4, lifecycle_reason = ?5"
+                                " WHERE id = ?1");
+    if (st == NULL) {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: cannot deprecate", route);
+    }
+    sqlite3_bind_int64(st, 1, v.id);
+    sqlite3_bind_int64(st, 2, cp_now());
+    sqlite3_bind_int64(st, 3, sunset_at);
+    sqlite3_bind_int64(st, 4, w.id);
+    if (reason) {
+        sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
+    }
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: %s", route,
+                         sqlite3_errmsg(ctl->db));
+    }
+    return finish_version(ctl, v.id, route,
+                          force ? "deprecate-forced" : "deprecate", before);
+}
+
+static int
+service_retire(ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "force",  no_argument,       NULL, O_FORCE },
+        { "reason", required_argument, NULL, O_REASON },
+        { NULL, 0, NULL, 0 }
+    };
+    const char       *reason = NULL;
+    cp_service_ref_t  s;
+    cp_version_ref_t  v;
+    sqlite3_stmt     *st;
+    char              route[160], d[16], *before;
+    int               c, rc, force = 0;
+
+    while ((c = cp_getopt(argc, argv, opts, "service retire")) != -1) {
+        switch (c) {
+        case O_FORCE: force = 1; break;
+        case O_REASON: reason = optarg; break;
+        default: return usage();
+        }
+    }
+    if (optind + 1 != argc) {
+        cp_bad("service retire: needs CODE/VERSION");
+        return usage();
+    }
+    if (check_force("service retire", force, reason) != 0) {
+        return usage();
+    }
+    rc = begin_route(ctl, "service retire", argv[optind], 0, &s, &v, route,
+                     sizeof(route));
+    if (rc != 0) {
+        return rc;
+    }
+    if (strcmp(v.state, "retired") == 0) {
+        return cp_refuse(ctl->db, "service %s: already retired", route);
+    }
+    if (!force && cp_lc_retire_needs_force(v.state, v.sunset_at, cp_now())) {
+        if (v.sunset_at != 0) {
+            cp_date_format(v.sunset_at, d, sizeof(d));
+            return cp_refuse(ctl->db, "service %s: its sunset is %s; retiring"
+                             " before it needs --force --reason", route, d);
+        }
+        return cp_refuse(ctl->db, "service %s: the version is %s with no"
+                         " sunset; deprecate it first, or --force --reason",
+                         route, v.state);
+    }
+    before = cp_change_row(ctl->db, "versions", v.id);
+    st = cp_db_prepare(ctl->db, "UPDATE versions SET state = 'retired',"
+                                " retired_at = ?2, lifecycle_reason ="
+                                " coalesce(?3, lifecycle_reason)"
+                                " WHERE id = ?1");
+    if (st == NULL) {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: cannot retire", route);
+    }
+    sqlite3_bind_int64(st, 1, v.id);
+    sqlite3_bind_int64(st, 2, cp_now());
+    if (reason) {
+        sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+    }
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: %s", route,
+                         sqlite3_errmsg(ctl->db));
+    }
+    return finish_version(ctl, v.id, route,
+                          force ? "retire-forced" : "retire", before);
+}
+
+/* Record a service-level change and commit; the service on --json. */
+static int
+finish_service(ctl_t *ctl, const cp_service_ref_t *s, const char *action,
+               char *before)
+{
+    char object[160];
+    int  rc;
+
+    snprintf(object, sizeof(object), "service:%s", s->code);
+    if (cp_record(ctl->db, "services", s->id, object, action, before) != 0) {
+        return cp_refuse(ctl->db, "service %s: not changed", s->code);
+    }
+    if ((rc = cp_tx_commit(ctl->db)) != 0) {
+        return rc;
+    }
+    if (ctl->json) {
+        cp_json_print(cp_service_json(ctl->db, s->id));
+    }
+    return CP_EXIT_OK;
+}
+
+static int
+service_end(ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "date",   required_argument, NULL, O_DATE },
+        { "force",  no_argument,       NULL, O_FORCE },
+        { "reason", required_argument, NULL, O_REASON },
+        { NULL, 0, NULL, 0 }
+    };
+    const char       *date = NULL, *reason = NULL;
+    cp_service_ref_t  s;
+    cp_version_ref_t  none;
+    sqlite3_stmt     *st;
+    int64_t           end_at, now = cp_now();
+    char              route[160], d[16], *before;
+    int               c, rc, force = 0;
+
+    while ((c = cp_getopt(argc, argv, opts, "service end")) != -1) {
+        switch (c) {
+        case O_DATE: date = optarg; break;
+        case O_FORCE: force = 1; break;
+        case O_REASON: reason = optarg; break;
+        default: return usage();
+        }
+    }
+    if (optind + 1 != argc || date == NULL) {
+        cp_bad("service end: needs CODE and --date");
+        return usage();
+    }
+    if (strchr(argv[optind], '/') != NULL) {
+        cp_bad("service end: \"%s\": ends a whole service (CODE); retire a"
+               " version instead", argv[optind]);
+        return usage();
+    }
+    if (cp_date_parse(date, &end_at) != 0) {
+        cp_bad("service end: --date \"%s\": expected a real YYYY-MM-DD",
+               date);
+        return usage();
+    }
+    if (check_force("service end", force, reason) != 0) {
+        return usage();
+    }
+    rc = begin_route(ctl, "service end", argv[optind], 1, &s, &none, route,
+                     sizeof(route));
+    if (rc != 0) {
+        return rc;
+    }
+    if (s.end_at != 0 && s.end_at <= now) {
+        return cp_refuse(ctl->db, "service %s: already ended", s.code);
+    }
+    if (!force && !cp_lc_end_ok(now, end_at)) {
+        cp_date_format(cp_lc_earliest_end(now), d, sizeof(d));
+        return cp_refuse(ctl->db, "service %s: ending on %s gives less than"
+                         " %d days' notice; the earliest is %s, or --force"
+                         " --reason", s.code, date, CP_LC_END_DAYS, d);
+    }
+    before = cp_change_row(ctl->db, "services", s.id);
+    st = cp_db_prepare(ctl->db, "UPDATE services SET end_at = ?2,"
+                                " end_reason = ?3 WHERE id = ?1");
+    if (st == NULL) {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: cannot end", s.code);
+    }
+    sqlite3_bind_int64(st, 1, s.id);
+    sqlite3_bind_int64(st, 2, end_at);
+    if (reason) {
+        sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+    }
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: %s", s.code,
+                         sqlite3_errmsg(ctl->db));
+    }
+    return finish_service(ctl, &s, force ? "end-forced" : "end", before);
+}
+
+static int
+service_suspend_resume(ctl_t *ctl, int argc, char **argv, int suspend)
+{
+    static const struct option opts[] = {
+        { "reason", required_argument, NULL, O_REASON },
+        { NULL, 0, NULL, 0 }
+    };
+    const char       *reason = NULL;
+    const char       *what = suspend ? "service suspend" : "service resume";
+    cp_service_ref_t  s;
+    cp_version_ref_t  v;
+    sqlite3_stmt     *st;
+    char              route[160], *before;
+    int               c, rc, now;
+
+    while ((c = cp_getopt(argc, argv, opts, what)) != -1) {
+        switch (c) {
+        case O_REASON: reason = optarg; break;
+        default: return usage();
+        }
+    }
+    if (optind + 1 != argc || reason == NULL) {
+        cp_bad("%s: needs CODE[/VERSION] and --reason", what);
+        return usage();
+    }
+    if (cp_valid_text(reason, CP_TEXT_MAX) != 0) {
+        cp_bad("%s: --reason must be 1..%d characters without control"
+               " characters", what, CP_TEXT_MAX);
+        return usage();
+    }
+    rc = begin_route(ctl, what, argv[optind], 1, &s, &v, route,
+                     sizeof(route));
+    if (rc != 0) {
+        return rc;
+    }
+    now = v.id ? v.suspended : s.suspended;
+    if (suspend && now) {
+        return cp_refuse(ctl->db, "service %s: already suspended", route);
+    }
+    if (!suspend && !now) {
+        return cp_refuse(ctl->db, "service %s: not suspended", route);
+    }
+    before = cp_change_row(ctl->db, v.id ? "versions" : "services",
+                           v.id ? v.id : s.id);
+    st = cp_db_prepare(ctl->db, v.id
+                       ? "UPDATE versions SET suspended = ?2,"
+                         " suspend_reason = ?3 WHERE id = ?1"
+                       : "UPDATE services SET suspended = ?2,"
+                         " suspend_reason = ?3 WHERE id = ?1");
+    if (st == NULL) {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: cannot change", route);
+    }
+    sqlite3_bind_int64(st, 1, v.id ? v.id : s.id);
+    sqlite3_bind_int(st, 2, suspend);
+    sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: %s", route,
+                         sqlite3_errmsg(ctl->db));
+    }
+    if (v.id) {
+        return finish_version(ctl, v.id, route,
+                              suspend ? "suspend" : "resume", before);
+    }
+    return finish_service(ctl, &s, suspend ? "suspend" : "resume", before);
+}
+
+static int
+service_suspend(ctl_t *ctl, int argc, char **argv)
+{
+    return service_suspend_resume(ctl, argc, argv, 1);
+}
+
+static int
+service_resume(ctl_t *ctl, int argc, char **argv)
+{
+    return service_suspend_resume(ctl, argc, argv, 0);
+}
+
+static int
+service_list(ctl_t *ctl, int argc, char **argv)
+{
+    sqlite3_stmt *st;
+    cJSON        *arr, *o, *v;
+
+    (void) argv;
+    if (argc != 1) {
+        cp_bad("service list: takes no arguments");
+        return usage();
+    }
+    st = cp_db_prepare(ctl->db, "SELECT id FROM services ORDER BY code");
+    if (st == NULL) {
+        return CP_EXIT_REFUSED;
+    }
+    arr = cJSON_CreateArray();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        o = cp_service_json(ctl->db, sqlite3_column_int64(st, 0));
+        if (o != NULL) {
+            cJSON_AddItemToArray(arr, o);
+        }
+    }
+    sqlite3_finalize(st);
+    if (ctl->json) {
+        cp_json_print(arr);
+        return CP_EXIT_OK;
+    }
+    printf("%-28s %-10s %-20s %-8s %s\n", "SERVICE/VERSION", "STATE",
+           "PROVIDER", "RATE", "UPSTREAM");
+    cJSON_ArrayForEach(o, arr) {
+        int ssusp = cJSON_IsTrue(cJSON_GetObjectItem(o, "suspended"));
+
+        cJSON_ArrayForEach(v, cJSON_GetObjectItem(o, "versions")) {
+            char state[24], rate[16];
+
+            snprintf(state, sizeof(state), "%s%s",
+                     cJSON_GetObjectItem(v, "state")->valuestring,
+                     ssusp || cJSON_IsTrue(cJSON_GetObjectItem(v, "suspended"))
+                     ? "*" : "");
+            snprintf(rate, sizeof(rate), "%d/s",
+                     cJSON_GetObjectItem(v, "rate")->valueint);
+            printf("%-28s %-10s %-20s %-8s %s\n",
+                   cJSON_GetObjectItem(v, "route")->valuestring, state,
+                   cJSON_GetObjectItem(o, "provider")->valuestring, rate,
+                   cJSON_GetObjectItem(v, "upstream")->valuestring);
+        }
+    }
+    cJSON_Delete(arr);
+    return CP_EXIT_OK;
+}
+
+int
+cmd_service(ctl_t *ctl, int argc, char **argv)
+{
+    static const ctl_verb_t verbs[] = {
+        { "add",       service_add,       1 },
+        { "version",   service_version,   1 },
+        { "set",       service_set,       1 },
+        { "publish",   service_publish,   1 },
+        { "deprecate", service_deprecate, 1 },
+        { "retire",    service_retire,    1 },
+        { "end",       service_end,       1 },
+        { "suspend",   service_suspend,   1 },
+        { "resume",    service_resume,    1 },
+        { "list",      service_list,      1 },
+        { NULL, NULL, 0 }
+    };
+
+    return ctl_dispatch(ctl, argc, argv, verbs, "service");
+}

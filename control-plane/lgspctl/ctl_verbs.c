@@ -1,0 +1,37 @@
+/* NOUN VERB dispatch shared by the registry nouns. */
+
+#include <getopt.h>
+#include <string.h>
+
+#include "lgspctl.h"
+#include "cp_util.h"
+
+int
+ctl_dispatch(ctl_t *ctl, int argc, char **argv, const ctl_verb_t *verbs,
+             const char *noun)
+{
+    const ctl_command_t *cmd = ctl_find(noun);
+
+    if (argc < 2) {
+        cp_err("%s: which verb?", noun);
+        return ctl_usage(cmd);
+    }
+    for (const ctl_verb_t *v = verbs; v->name != NULL; v++) {
+        if (strcmp(v->name, argv[1]) == 0) {
+            if (v->needs_db && ctl_open(ctl) != 0) {
+                return CP_EXIT_REFUSED;
+            }
+            int rc;
+
+            optind = 1;
+            rc = v->exec(ctl, argc - 1, argv + 1);
+            /* bad usage always shows the usage, whoever found it */
+            if (rc == CP_EXIT_USAGE && !ctl_usage_shown) {
+                ctl_usage(cmd);
+            }
+            return rc;
+        }
+    }
+    cp_err("%s: unknown verb \"%s\"", noun, argv[1]);
+    return ctl_usage(cmd);
+}

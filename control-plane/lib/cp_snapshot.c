@@ -1,0 +1,1219 @@
+/*
+ * The snapshot compiler: one read transaction over lgsp.db, folded into
+ * the flat, indexed layout the data path maps (docs/snapshot-format.md).
+ * Every decision the data path would otherwise make from several tables
+ * (is this version callable in production? is it suspended?) is made here
+ * once, so the request path reads one flag.
+ */
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+
+#include "cp_snapshot.h"
+#include "cp_util.h"
+#include "lgsp_snapshot.h"
+
+cp_snapshot_jwks_pt  cp_snapshot_jwks_hook;
+
+/* ---- growable buffers ------------------------------------------------- */
+
+typedef struct {
+    uint8_t  *p;
+    size_t    len;
+    size_t    cap;
+    int       oom;
+} buf_t;
+
+static void *
+buf_push(buf_t *b, size_t n)
+{
+    if (b->oom) {
+        return NULL;
+    }
+    if (b->len + n > b->cap) {
+        size_t  cap = b->cap ? b->cap : 256;
+        void   *p;
+
+        while (cap < b->len + n) {
+            cap *= 2;
+        }
+        p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->oom = 1;
+            return NULL;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memset(b->p + b->len, 0, n);
+    b->len += n;
+    return b->p + b->len - n;
+}
+
+typedef struct {
+    buf_t     strings;
+    buf_t     agencies, codes, systems, credentials, versions, grants, keys,
+              issuers;
+    buf_t     agency_parent;     /* uint64 parent id per agency */
+    char     *err;
+    size_t    err_size;
+    int64_t   now;               /* Unix s */
+} compiler_t;
+
+#define NREC(c, f, type)  ((uint32_t) ((c)->f.len / sizeof(type)))
+#define REC(c, f, type)   ((type *) (c)->f.p)
+
+static void
+cerr(compiler_t *c, const char *fmt, ...)
+{
+    va_list  ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->err, c->err_size, fmt, ap);
+    va_end(ap);
+}
+
+static lgsp_snap_str_t
+str_add(compiler_t *c, const void *data, size_t len)
+{
+    lgsp_snap_str_t  s = { 0, 0 };
+    uint8_t         *p;
+
+    /* offset 0 is the empty string (the buffer starts with a NUL) */
+    if (len == 0 || data == NULL) {
+        return s;
+    }
+    if (c->strings.len + len + 1 > UINT32_MAX) {
+        c->strings.oom = 1;
+        return s;
+    }
+    s.off = (uint32_t) c->strings.len;
+    s.len = (uint32_t) len;
+    p = buf_push(&c->strings, len + 1);
+    if (p == NULL) {
+        s.off = 0;
+        s.len = 0;
+        return s;
+    }
+    memcpy(p, data, len);
+    return s;
+}
+
+static lgsp_snap_str_t
+str_col(compiler_t *c, sqlite3_stmt *st, int col)
+{
+    return str_add(c, sqlite3_column_blob(st, col),
+                   (size_t) sqlite3_column_bytes(st, col));
+}
+
+/* Records are read ORDER BY id, and every record type starts with its id. */
+static uint32_t
+find_id(const buf_t *b, size_t stride, uint64_t id)
+{
+    uint32_t  lo = 0, hi = (uint32_t) (b->len / stride);
+
+    while (lo < hi) {
+        uint32_t  mid = lo + (hi - lo) / 2;
+        uint64_t  v;
+
+        memcpy(&v, b->p + (size_t) mid * stride, sizeof(v));
+        if (v == id) {
+            return mid;
+        }
+        if (v < id) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return LGSP_SNAP_NONE;
+}
+
+static uint32_t
+env_of(const unsigned char *s)
+{
+    return (s && strcmp((const char *) s, "sandbox") == 0)
+           ? LGSP_ENV_SANDBOX : LGSP_ENV_PRODUCTION;
+}
+
+/* ---- upstreams -------------------------------------------------------- */
+
+static void
+resolve(const char *host, lgsp_snap_upstream_t *u)
+{
+    struct addrinfo   hints, *res, *ai, *pick = NULL;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+        return;
+    }
+    /* IPv4 first: "localhost" must not land on ::1 when the provider
+     * listens on 127.0.0.1 only */
+    for (ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+        if (ai->ai_family == AF_INET6 && pick == NULL) {
+            pick = ai;
+        }
+    }
+    if (pick && pick->ai_family == AF_INET) {
+        memcpy(u->addr, &((struct sockaddr_in *) pick->ai_addr)->sin_addr, 4);
+        u->family = 4;
+    } else if (pick) {
+        memcpy(u->addr, &((struct sockaddr_in6 *) pick->ai_addr)->sin6_addr,
+               16);
+        u->family = 6;
+    }
+    freeaddrinfo(res);
+}
+
+/*
+ * scheme://host[:port][/path]: anything else (userinfo, an unknown scheme,
+ * a bad port) leaves the upstream unresolved, which the data path answers
+ * with 502 rather than guessing.
+ */
+static void
+upstream_parse(compiler_t *c, const char *url, lgsp_snap_upstream_t *u)
+{
+    const char  *p, *auth, *end, *host, *host_end, *port = NULL;
+    char         name[256];
+    long         n;
+
+    memset(u, 0, sizeof(*u));
+    if (url == NULL) {
+        return;
+    }
+    u->url = str_add(c, url, strlen(url));
+
+    if (strncmp(url, "http://", 7) == 0) {
+        auth = url + 7;
+        u->port = 80;
+    } else if (strncmp(url, "https://", 8) == 0) {
+        auth = url + 8;
+        u->port = 443;
+        u->tls = 1;
+    } else {
+        return;
+    }
+    end = auth + strcspn(auth, "/?#");
+    if (memchr(auth, '@', (size_t) (end - auth)) != NULL) {
+        return;
+    }
+    if (*auth == '[') {
+        host = auth + 1;
+        host_end = memchr(host, ']', (size_t) (end - host));
+        if (host_end == NULL) {
+            return;
+        }
+        p = host_end + 1;
+    } else {
+        host = auth;
+        host_end = memchr(host, ':', (size_t) (end - host));
+        if (host_end == NULL) {
+            host_end = end;
+        }
+        p = host_end;
+    }
+    if (p < end) {
+        if (*p != ':' || p + 1 == end) {
+            return;
+        }
+        port = p + 1;
+    }
+    if (host_end == host || (size_t) (host_end - host) >= sizeof(name)) {
+        return;
+    }
+    if (port) {
+        n = 0;
+        for (p = port; p < end; p++) {
+            if (!isdigit((unsigned char) *p) || n > 65535) {
+                return;
+            }
+            n = n * 10 + (*p - '0');
+        }
+        if (n < 1 || n > 65535) {
+            return;
+        }
+        u->port = (uint16_t) n;
+    }
+    memcpy(name, host, (size_t) (host_end - host));
+    name[host_end - host] = '\0';
+
+    u->host = str_add(c, name, strlen(name));
+    /* the path prefix, without a fragment; "" when the URL has none */
+    u->path = str_add(c, end, strcspn(end, "#"));
+    resolve(name, u);
+}
+
+static uint32_t
+methods_parse(const char *s)
+{
+    static const struct {
+        const char *name;
+        uint32_t    bit;
+    } m[] = {
+        { "GET", LGSP_METHOD_GET }, { "HEAD", LGSP_METHOD_HEAD },
+        { "POST", LGSP_METHOD_POST }, { "PUT", LGSP_METHOD_PUT },
+        { "PATCH", LGSP_METHOD_PATCH }, { "DELETE", LGSP_METHOD_DELETE },
+        { "OPTIONS", LGSP_METHOD_OPTIONS },
+    };
+    uint32_t  mask = 0;
+
+    while (s && *s) {
+        size_t  n;
+
+        s += strspn(s, " ,");
+        n = strcspn(s, " ,");
+        for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+            if (strlen(m[i].name) == n && strncasecmp(s, m[i].name, n) == 0) {
+                mask |= m[i].bit;
+            }
+        }
+        s += n;
+    }
+    return mask;
+}
+
+/* ---- the tables ------------------------------------------------------- */
+
+#define PREPARE(st, sql)                                                     \
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {           \
+        cerr(c, "prepare: %s", sqlite3_errmsg(db));                          \
+        return -1;                                                           \
+    }
+
+static int
+step_done(compiler_t *c, sqlite3 *db, sqlite3_stmt *st, int rc)
+{
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        cerr(c, "read: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+static int
+load_agencies(compiler_t *c, sqlite3 *db)
+{
+    sqlite3_stmt  *st;
+    int            rc;
+
+    PREPARE(st, "SELECT id, code, name, state, parent_id FROM agencies"
+                " ORDER BY id");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        lgsp_snap_agency_t  *a = buf_push(&c->agencies, sizeof(*a));
+        uint64_t            *parent = buf_push(&c->agency_parent, 8);
+
+        if (a == NULL || parent == NULL) {
+            break;
+        }
+        a->id = (uint64_t) sqlite3_column_int64(st, 0);
+        a->code = str_col(c, st, 1);
+        a->name = str_col(c, st, 2);
+        if (strcmp((const char *) sqlite3_column_text(st, 3), "closed")
+            == 0)
+        {
+            a->flags |= LGSP_AGENCY_CLOSED;
+        }
+        *parent = (uint64_t) sqlite3_column_int64(st, 4);
+    }
+    if (step_done(c, db, st, rc) != 0) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < NREC(c, agencies, lgsp_snap_agency_t); i++) {
+        uint64_t  pid = ((uint64_t *) c->agency_parent.p)[i];
+
+        REC(c, agencies, lgsp_snap_agency_t)[i].parent =
+            pid ? find_id(&c->agencies, sizeof(lgsp_snap_agency_t), pid)
+                : LGSP_SNAP_NONE;
+    }
+
+    /* every agency answers to its canonical code, then to the aliases and
+     * former codes on record */
+    for (uint32_t i = 0; i < NREC(c, agencies, lgsp_snap_agency_t); i++) {
+        lgsp_snap_agency_code_t  *ac = buf_push(&c->codes, sizeof(*ac));
+
+        if (ac == NULL) {
+            return 0;
+        }
+        ac->code = REC(c, agencies, lgsp_snap_agency_t)[i].code;
+        ac->agency = i;
+    }
+    PREPARE(st, "SELECT code, agency_id FROM agency_codes"
+                " WHERE code NOT IN (SELECT code FROM agencies)"
+                " ORDER BY code");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint32_t                  a;
+        lgsp_snap_agency_code_t  *ac;
+
+        a = find_id(&c->agencies, sizeof(lgsp_snap_agency_t),
+                    (uint64_t) sqlite3_column_int64(st, 1));
+        if (a == LGSP_SNAP_NONE) {
+            continue;
+        }
+        ac = buf_push(&c->codes, sizeof(*ac));
+        if (ac == NULL) {
+            break;
+        }
+        ac->code = str_col(c, st, 0);
+        ac->agency = a;
+    }
+    return step_done(c, db, st, rc);
+}
+
+static int
+load_systems(compiler_t *c, sqlite3 *db)
+{
+    sqlite3_stmt  *st;
+    int            rc;
+
+    PREPARE(st, "SELECT id, ident, agency_id, suspended FROM systems"
+                " ORDER BY id");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        lgsp_snap_system_t  *s;
+        uint32_t             a;
+
+        a = find_id(&c->agencies, sizeof(lgsp_snap_agency_t),
+                    (uint64_t) sqlite3_column_int64(st, 2));
+        if (a == LGSP_SNAP_NONE) {
+            continue;
+        }
+        s = buf_push(&c->systems, sizeof(*s));
+        if (s == NULL) {
+            break;
+        }
+        s->id = (uint64_t) sqlite3_column_int64(st, 0);
+        s->ident = str_col(c, st, 1);
+        s->agency = a;
+        if (sqlite3_column_int(st, 3)) {
+            s->flags |= LGSP_SYSTEM_SUSPENDED;
+        }
+    }
+    if (step_done(c, db, st, rc) != 0) {
+        return -1;
+    }
+
+    PREPARE(st, "SELECT id, client_id, system_id, env FROM credentials"
+                " WHERE state = 'active' ORDER BY id");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        lgsp_snap_credential_t  *cr;
+        uint32_t                 s;
+
+        s = find_id(&c->systems, sizeof(lgsp_snap_system_t),
+                    (uint64_t) sqlite3_column_int64(st, 2));
+        if (s == LGSP_SNAP_NONE) {
+            continue;
+        }
+        cr = buf_push(&c->credentials, sizeof(*cr));
+        if (cr == NULL) {
+            break;
+        }
+        cr->id = (uint64_t) sqlite3_column_int64(st, 0);
+        cr->client_id = str_col(c, st, 1);
+        cr->system = s;
+        cr->env = env_of(sqlite3_column_text(st, 3));
+    }
+    return step_done(c, db, st, rc);
+}
+
+static int
+load_versions(compiler_t *c, sqlite3 *db)
+{
+    sqlite3_stmt  *st;
+    int            rc;
+
+    /* the successor of a deprecated version: the next newer published
+     * version of the same service */
+    PREPARE(st,
+        "SELECT v.id, v.service_id, s.code, v.version, v.state, v.upstream,"
+        " v.sandbox_upstream, v.methods, v.rate, v.burst, v.upstream_header,"
+        " v.timeout_ms, v.body_limit, v.fail_fast, v.deprecated_at,"
+        " v.sunset_at, s.end_at, v.suspended, s.suspended,"
+        " s.provider_system_id,"
+        " (SELECT n.version FROM versions n WHERE n.service_id = v.service_id"
+        "   AND n.id > v.id AND n.state = 'published' ORDER BY n.id LIMIT 1)"
+        " FROM versions v JOIN services s ON s.id = v.service_id"
+        " ORDER BY v.id");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        lgsp_snap_version_t  *v;
+        const char           *state, *hdr, *colon, *sbx;
+        const unsigned char  *succ;
+        char                  route[160];
+        uint32_t              prov;
+        int                   n;
+
+        prov = find_id(&c->systems, sizeof(lgsp_snap_system_t),
+                       (uint64_t) sqlite3_column_int64(st, 19));
+        if (prov == LGSP_SNAP_NONE) {
+            continue;
+        }
+        v = buf_push(&c->versions, sizeof(*v));
+        if (v == NULL) {
+            break;
+        }
+        v->id = (uint64_t) sqlite3_column_int64(st, 0);
+        v->service_id = (uint64_t) sqlite3_column_int64(st, 1);
+        v->service = str_col(c, st, 2);
+        v->version = str_col(c, st, 3);
+        n = snprintf(route, sizeof(route), "%s/%s",
+                     (const char *) sqlite3_column_text(st, 2),
+                     (const char *) sqlite3_column_text(st, 3));
+        if (n < 0 || (size_t) n >= sizeof(route)) {
+            cerr(c, "version %lld: route too long",
+                 (long long) sqlite3_column_int64(st, 0));
+            sqlite3_finalize(st);
+            return -1;
+        }
+        v->route = str_add(c, route, (size_t) n);
+        v->provider = prov;
+
+        state = (const char *) sqlite3_column_text(st, 4);
+        if (strcmp(state, "sandbox") == 0) {
+            v->flags |= LGSP_VERSION_SANDBOX;
+        } else if (strcmp(state, "published") == 0) {
+            v->flags |= LGSP_VERSION_SANDBOX | LGSP_VERSION_PRODUCTION;
+        } else if (strcmp(state, "deprecated") == 0) {
+            v->flags |= LGSP_VERSION_SANDBOX | LGSP_VERSION_PRODUCTION
+                        | LGSP_VERSION_DEPRECATED;
+        } else if (strcmp(state, "retired") == 0) {
+            v->flags |= LGSP_VERSION_RETIRED;
+        }
+
+        v->deprecated_at = sqlite3_column_int64(st, 14);
+        v->sunset_at = sqlite3_column_int64(st, 15);
+        v->end_at = sqlite3_column_int64(st, 16);
+        /* a date that has come due is folded in; the data path compares
+         * the dates with its own clock too, for the moments in between */
+        if ((v->sunset_at && v->sunset_at <= c->now)
+            || (v->end_at && v->end_at <= c->now)
+            || (REC(c, agencies, lgsp_snap_agency_t)[
+                    REC(c, systems, lgsp_snap_system_t)[prov].agency].flags
+                & LGSP_AGENCY_CLOSED))
+        {
+            v->flags |= LGSP_VERSION_RETIRED;
+        }
+        if (sqlite3_column_int(st, 17) || sqlite3_column_int(st, 18)
+            || (REC(c, systems, lgsp_snap_system_t)[prov].flags
+                & LGSP_SYSTEM_SUSPENDED))
+        {
+            v->flags |= LGSP_VERSION_SUSPENDED;
+        }
+        if (sqlite3_column_int(st, 13)) {
+            v->flags |= LGSP_VERSION_FAIL_FAST;
+        }
+
+        v->methods = methods_parse((const char *) sqlite3_column_text(st, 7));
+        v->rate = (uint32_t) sqlite3_column_int64(st, 8);
+        v->burst = (uint32_t) sqlite3_column_int64(st, 9);
+        v->timeout_ms = (uint32_t) sqlite3_column_int64(st, 11);
+        v->body_limit = (uint64_t) sqlite3_column_int64(st, 12);
+
+        upstream_parse(c, (const char *) sqlite3_column_text(st, 5),
+                       &v->upstream[LGSP_ENV_PRODUCTION]);
+        sbx = (const char *) sqlite3_column_text(st, 6);
+        upstream_parse(c, sbx && *sbx ? sbx
+                          : (const char *) sqlite3_column_text(st, 5),
+                       &v->upstream[LGSP_ENV_SANDBOX]);
+
+        hdr = (const char *) sqlite3_column_text(st, 10);
+        if (hdr && (colon = strchr(hdr, ':')) != NULL) {
+            const char  *name_end = colon, *val = colon + 1;
+
+            while (name_end > hdr && name_end[-1] == ' ') {
+                name_end--;
+            }
+            val += strspn(val, " \t");
+            if (name_end > hdr) {
+                v->upstream_header_name = str_add(c, hdr,
+                                                  (size_t) (name_end - hdr));
+                v->upstream_header_value = str_add(c, val,
+                                                   strcspn(val, "\r\n"));
+            }
+        }
+
+        succ = sqlite3_column_text(st, 20);
+        if ((v->flags & LGSP_VERSION_DEPRECATED) && succ != NULL) {
+            n = snprintf(route, sizeof(route), "%s/%s",
+                         (const char *) sqlite3_column_text(st, 2),
+                         (const char *) succ);
+            if (n > 0 && (size_t) n < sizeof(route)) {
+                v->successor = str_add(c, route, (size_t) n);
+            }
+        }
+    }
+    if (step_done(c, db, st, rc) != 0) {
+        return -1;
+    }
+
+    PREPARE(st, "SELECT id, consumer_system_id, version_id, env, state,"
+                " rate, burst, quota FROM grants WHERE state != 'revoked'"
+                " ORDER BY id");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        lgsp_snap_grant_t  *g;
+        uint32_t            sys, ver;
+
+        sys = find_id(&c->systems, sizeof(lgsp_snap_system_t),
+                      (uint64_t) sqlite3_column_int64(st, 1));
+        ver = find_id(&c->versions, sizeof(lgsp_snap_version_t),
+                      (uint64_t) sqlite3_column_int64(st, 2));
+        if (sys == LGSP_SNAP_NONE || ver == LGSP_SNAP_NONE) {
+            continue;
+        }
+        g = buf_push(&c->grants, sizeof(*g));
+        if (g == NULL) {
+            break;
+        }
+        g->id = (uint64_t) sqlite3_column_int64(st, 0);
+        g->consumer = sys;
+        g->version = ver;
+        g->env = env_of(sqlite3_column_text(st, 3));
+        if (strcmp((const char *) sqlite3_column_text(st, 4), "suspended")
+            == 0)
+        {
+            g->flags |= LGSP_GRANT_SUSPENDED;
+        }
+        g->rate = (uint32_t) sqlite3_column_int64(st, 5);
+        g->burst = (uint32_t) sqlite3_column_int64(st, 6);
+        g->quota = (uint32_t) sqlite3_column_int64(st, 7);
+    }
+    return step_done(c, db, st, rc);
+}
+
+typedef struct {
+    compiler_t  *c;
+    uint32_t     issuer;
+} jwk_ctx_t;
+
+static void
+add_external_key(void *ctx, const char *kid, uint32_t alg,
+    const unsigned char *der, size_t der_len)
+{
+    jwk_ctx_t        *jc = ctx;
+    lgsp_snap_key_t  *k;
+
+    if (kid == NULL || der == NULL
+        || (alg != LGSP_ALG_RS256 && alg != LGSP_ALG_ES256))
+    {
+        return;
+    }
+    k = buf_push(&jc->c->keys, sizeof(*k));
+    if (k == NULL) {
+        return;
+    }
+    k->id = 0;          /* not a registry row */
+    k->kid = str_add(jc->c, kid, strlen(kid));
+    k->der = str_add(jc->c, der, der_len);
+    k->alg = alg;
+    k->issuer = jc->issuer;
+}
+
+static int
+load_keys(compiler_t *c, sqlite3 *db, const char *platform_iss)
+{
+    sqlite3_stmt        *st;
+    lgsp_snap_issuer_t  *is;
+    int                  rc;
+
+    /* issuer 0 is the platform: its audience is lgsp:<environment> */
+    is = buf_push(&c->issuers, sizeof(*is));
+    if (is == NULL) {
+        return 0;
+    }
+    is->iss = str_add(c, platform_iss, strlen(platform_iss));
+    is->system_claim = str_add(c, "sub", 3);
+    is->env_mask = LGSP_ENV_BIT(LGSP_ENV_PRODUCTION)
+                   | LGSP_ENV_BIT(LGSP_ENV_SANDBOX);
+    is->flags = LGSP_ISSUER_PLATFORM;
+
+    /* a retiring key stays until its last token expires; then it goes */
+    PREPARE(st, "SELECT id, kid, alg, public_der, verify_until"
+                " FROM signing_keys WHERE state != 'revoked'"
+                " AND (verify_until IS NULL OR verify_until > ?1)"
+                " ORDER BY id");
+    sqlite3_bind_int64(st, 1, c->now);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        lgsp_snap_key_t  *k = buf_push(&c->keys, sizeof(*k));
+
+        if (k == NULL) {
+            break;
+        }
+        k->id = (uint64_t) sqlite3_column_int64(st, 0);
+        k->kid = str_col(c, st, 1);
+        k->alg = strcmp((const char *) sqlite3_column_text(st, 2), "ES256")
+                 == 0 ? LGSP_ALG_ES256 : LGSP_ALG_RS256;
+        k->der = str_col(c, st, 3);
+        k->issuer = 0;
+        k->verify_until = sqlite3_column_int64(st, 4);
+    }
+    if (step_done(c, db, st, rc) != 0) {
+        return -1;
+    }
+
+    PREPARE(st, "SELECT id, iss, env, audience, system_claim, jwks"
+                " FROM issuers ORDER BY id");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        jwk_ctx_t  jc;
+        const char *jwks;
+
+        is = buf_push(&c->issuers, sizeof(*is));
+        if (is == NULL) {
+            break;
+        }
+        is->id = (uint64_t) sqlite3_column_int64(st, 0);
+        is->iss = str_col(c, st, 1);
+        is->env_mask = LGSP_ENV_BIT(env_of(sqlite3_column_text(st, 2)));
+        is->audience = str_col(c, st, 3);
+        is->system_claim = str_col(c, st, 4);
+
+        jwks = (const char *) sqlite3_column_text(st, 5);
+        if (jwks != NULL && cp_snapshot_jwks_hook != NULL) {
+            jc.c = c;
+            jc.issuer = NREC(c, issuers, lgsp_snap_issuer_t) - 1;
+            cp_snapshot_jwks_hook(jwks, (size_t) sqlite3_column_bytes(st, 5),
+                                  add_external_key, &jc);
+        }
+    }
+    return step_done(c, db, st, rc);
+}
+
+static int64_t
+next_due(sqlite3 *db, int64_t now)
+{
+    sqlite3_stmt  *st;
+    int64_t        due = 0;
+
+    if (sqlite3_prepare_v2(db,
+            "SELECT min(t) FROM ("
+            " SELECT sunset_at AS t FROM versions WHERE sunset_at > ?1"
+            "  AND state != 'retired'"
+            " UNION ALL SELECT end_at FROM services WHERE end_at > ?1"
+            " UNION ALL SELECT verify_until FROM signing_keys"
+            "  WHERE verify_until > ?1 AND state != 'revoked')",
+            -1, &st, NULL) != SQLITE_OK)
+    {
+        return 0;
+    }
+    sqlite3_bind_int64(st, 1, now);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        due = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return due;
+}
+
+/* ---- indexes and assembly --------------------------------------------- */
+
+static void
+view_of(const compiler_t *c, lgsp_snapshot_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->strings = (const char *) c->strings.p;
+    v->strings_size = c->strings.len;
+    v->agency_codes = (const void *) c->codes.p;
+    v->systems = (const void *) c->systems.p;
+    v->credentials = (const void *) c->credentials.p;
+    v->versions = (const void *) c->versions.p;
+    v->grants = (const void *) c->grants.p;
+    v->keys = (const void *) c->keys.p;
+    v->issuers = (const void *) c->issuers.p;
+}
+
+static int
+build_index(const compiler_t *c, uint32_t kind, uint32_t n, buf_t *out)
+{
+    lgsp_snapshot_t    v;
+    lgsp_snap_slot_t  *slots;
+    uint32_t           count = 2;
+
+    /* at most half full: short probes, and always an empty slot */
+    while (count < 2 * (uint64_t) n) {
+        if (count >= 0x40000000u) {
+            return -1;
+        }
+        count *= 2;
+    }
+    slots = buf_push(out, (size_t) count * sizeof(*slots));
+    if (slots == NULL) {
+        return -1;
+    }
+    view_of(c, &v);
+    for (uint32_t r = 0; r < n; r++) {
+        const void  *key;
+        uint8_t      kb[20];
+        size_t       len = lgsp_snap_index_key(&v, kind, r, &key, kb);
+        uint32_t     h = lgsp_snap_hash(key, len), i = h & (count - 1);
+
+        while (slots[i].record != 0) {
+            i = (i + 1) & (count - 1);
+        }
+        slots[i].hash = h;
+        slots[i].record = r + 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    uint32_t      kind;
+    uint32_t      record_size;
+    const buf_t  *b;
+} out_section_t;
+
+static int
+assemble(compiler_t *c, const cp_snapshot_opts_t *o, cp_snapshot_t *out)
+{
+    buf_t                idx[9];
+    static const struct {
+        uint32_t  kind;
+        uint32_t  source;        /* which record buffer it indexes */
+    } idx_kinds[9] = {
+        { LGSP_SEC_IDX_AGENCY_CODE, 1 }, { LGSP_SEC_IDX_SYSTEM, 2 },
+        { LGSP_SEC_IDX_SYSTEM_ID, 2 }, { LGSP_SEC_IDX_CREDENTIAL, 3 },
+        { LGSP_SEC_IDX_CREDENTIAL_ID, 3 }, { LGSP_SEC_IDX_ROUTE, 4 },
+        { LGSP_SEC_IDX_GRANT, 5 }, { LGSP_SEC_IDX_KEY, 6 },
+        { LGSP_SEC_IDX_ISSUER, 7 },
+    };
+    uint32_t             nsrc[8];
+    out_section_t        secs[18];
+    size_t               nsecs = 0, off, total;
+    lgsp_snap_header_t  *h;
+    lgsp_snap_section_t *t;
+    uint8_t             *file;
+    unsigned int         md_len;
+    int                  rc = -1;
+
+    nsrc[1] = NREC(c, codes, lgsp_snap_agency_code_t);
+    nsrc[2] = NREC(c, systems, lgsp_snap_system_t);
+    nsrc[3] = NREC(c, credentials, lgsp_snap_credential_t);
+    nsrc[4] = NREC(c, versions, lgsp_snap_version_t);
+    nsrc[5] = NREC(c, grants, lgsp_snap_grant_t);
+    nsrc[6] = NREC(c, keys, lgsp_snap_key_t);
+    nsrc[7] = NREC(c, issuers, lgsp_snap_issuer_t);
+
+    memset(idx, 0, sizeof(idx));
+    for (int i = 0; i < 9; i++) {
+        if (build_index(c, idx_kinds[i].kind, nsrc[idx_kinds[i].source],
+                        &idx[i]) != 0)
+        {
+            cerr(c, "index: out of memory");
+            goto done;
+        }
+    }
+
+#define SEC(k, rs, buf)                                                      \
+    secs[nsecs].kind = k;                                                    \
+    secs[nsecs].record_size = rs;                                            \
+    secs[nsecs].b = buf;                                                     \
+    nsecs++;
+
+    SEC(LGSP_SEC_STRINGS, 0, &c->strings);
+    SEC(LGSP_SEC_AGENCIES, sizeof(lgsp_snap_agency_t), &c->agencies);
+    SEC(LGSP_SEC_AGENCY_CODES, sizeof(lgsp_snap_agency_code_t), &c->codes);
+    SEC(LGSP_SEC_SYSTEMS, sizeof(lgsp_snap_system_t), &c->systems);
+    SEC(LGSP_SEC_CREDENTIALS, sizeof(lgsp_snap_credential_t),
+        &c->credentials);
+    SEC(LGSP_SEC_VERSIONS, sizeof(lgsp_snap_version_t), &c->versions);
+    SEC(LGSP_SEC_GRANTS, sizeof(lgsp_snap_grant_t), &c->grants);
+    SEC(LGSP_SEC_KEYS, sizeof(lgsp_snap_key_t), &c->keys);
+    SEC(LGSP_SEC_ISSUERS, sizeof(lgsp_snap_issuer_t), &c->issuers);
+    for (int i = 0; i < 9; i++) {
+        SEC(idx_kinds[i].kind, sizeof(lgsp_snap_slot_t), &idx[i]);
+    }
+#undef SEC
+
+    off = sizeof(*h) + nsecs * sizeof(*t);
+    total = off;
+    for (size_t i = 0; i < nsecs; i++) {
+        total = (total + 7) & ~(size_t) 7;
+        total += secs[i].b->len;
+    }
+    total = (total + 7) & ~(size_t) 7;
+
+    file = calloc(1, total);
+    if (file == NULL) {
+        cerr(c, "out of memory (%zu bytes)", total);
+        goto done;
+    }
+    h = (lgsp_snap_header_t *) file;
+    t = (lgsp_snap_section_t *) (file + sizeof(*h));
+    memcpy(h->magic, LGSP_SNAP_MAGIC, 8);
+    h->major = LGSP_SNAP_MAJOR;
+    h->minor = LGSP_SNAP_MINOR;
+    h->nsections = (uint32_t) nsecs;
+    h->generation = o->generation;
+    h->created_ms = o->now_ms;
+    h->file_size = total;
+
+    for (size_t i = 0; i < nsecs; i++) {
+        off = (off + 7) & ~(size_t) 7;
+        t[i].kind = secs[i].kind;
+        t[i].record_size = secs[i].record_size;
+        t[i].offset = off;
+        t[i].size = secs[i].b->len;
+        t[i].count = secs[i].record_size
+                     ? (uint32_t) (secs[i].b->len / secs[i].record_size) : 0;
+        if (secs[i].b->len) {
+            memcpy(file + off, secs[i].b->p, secs[i].b->len);
+        }
+        off += secs[i].b->len;
+    }
+    off = sizeof(*h) + nsecs * sizeof(*t);
+    if (EVP_Digest(file + off, total - off, h->body_sha256, &md_len,
+                   EVP_sha256(), NULL) != 1)
+    {
+        free(file);
+        cerr(c, "SHA-256 failed");
+        goto done;
+    }
+
+    out->data = file;
+    out->size = total;
+    out->agencies = NREC(c, agencies, lgsp_snap_agency_t);
+    out->systems = nsrc[2];
+    out->credentials = nsrc[3];
+    out->versions = nsrc[4];
+    out->grants = nsrc[5];
+    out->keys = nsrc[6];
+    out->issuers = nsrc[7];
+    rc = 0;
+
+done:
+    for (int i = 0; i < 9; i++) {
+        free(idx[i].p);
+    }
+    return rc;
+}
+
+int
+cp_snapshot_compile(sqlite3 *db, const cp_snapshot_opts_t *opts,
+    cp_snapshot_t *out, char *err, size_t err_size)
+{
+    compiler_t  c;
+    int         rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    memset(&c, 0, sizeof(c));
+    c.err = err;
+    c.err_size = err_size;
+    c.now = opts->now_ms / 1000;
+    snprintf(err, err_size, "out of memory");
+
+    if (buf_push(&c.strings, 1) == NULL) {
+        return -1;
+    }
+
+    /* one read transaction: every table seen at the same commit */
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        cerr(&c, "begin: %s", sqlite3_errmsg(db));
+        goto done;
+    }
+    if (load_agencies(&c, db) == 0 && load_systems(&c, db) == 0
+        && load_versions(&c, db) == 0
+        && load_keys(&c, db, opts->issuer ? opts->issuer : "") == 0)
+    {
+        out->next_due = next_due(db, c.now);
+        rc = 0;
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != 0) {
+        goto done;
+    }
+    rc = -1;
+
+    if (c.strings.oom || c.agencies.oom || c.codes.oom || c.systems.oom
+        || c.credentials.oom || c.versions.oom || c.grants.oom
+        || c.keys.oom || c.issuers.oom || c.agency_parent.oom)
+    {
+        cerr(&c, "out of memory or over 4 GB of strings");
+        goto done;
+    }
+    rc = assemble(&c, opts, out);
+
+done:
+    free(c.strings.p);
+    free(c.agencies.p);
+    free(c.codes.p);
+    free(c.systems.p);
+    free(c.credentials.p);
+    free(c.versions.p);
+    free(c.grants.p);
+    free(c.keys.p);
+    free(c.issuers.p);
+    free(c.agency_parent.p);
+    return rc;
+}
+
+void
+cp_snapshot_free(cp_snapshot_t *snap)
+{
+    if (snap->data) {
+        /* upstream credentials travel in it */
+        explicit_bzero(snap->data, snap->size);
+        free(snap->data);
+    }
+    memset(snap, 0, sizeof(*snap));
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static int
+fsync_dir(const char *dir)
+{
+    int  fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int  rc;
+
+    if (fd < 0) {
+        return -1;
+    }
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int
+write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t  n = write(fd, p, len);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        p += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+/* Map dir/current read-write, creating it at its full size once. */
+static lgsp_snap_control_t *
+control_map(const char *dir, int create)
+{
+    char                  path[4096];
+    int                   fd;
+    struct stat           sb;
+    lgsp_snap_control_t  *ctl;
+
+    if (cp_path(path, sizeof(path), "%s/current", dir) != 0) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    fd = open(path, (create ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC,
+              0644);
+    if (fd < 0) {
+        return NULL;
+    }
+    if (fstat(fd, &sb) != 0) {
+        close(fd);
+        return NULL;
+    }
+    if (sb.st_size < LGSP_SNAP_CONTROL_SIZE) {
+        lgsp_snap_control_t  init;
+
+        /* grow only, never truncate: a worker may have it mapped */
+        if (!create) {
+            close(fd);
+            errno = ENODATA;
+            return NULL;
+        }
+        memset(&init, 0, sizeof(init));
+        memcpy(init.magic, LGSP_SNAP_CONTROL_MAGIC, 8);
+        if (pwrite(fd, &init, sizeof(init), 0) != (ssize_t) sizeof(init)
+            || fsync(fd) != 0)
+        {
+            close(fd);
+            return NULL;
+        }
+    }
+    ctl = mmap(NULL, LGSP_SNAP_CONTROL_SIZE,
+               create ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd,
+               0);
+    close(fd);
+    return ctl == MAP_FAILED ? NULL : ctl;
+}
+
+uint64_t
+cp_snapshot_current(const char *dir)
+{
+    lgsp_snap_control_t  *ctl = control_map(dir, 0);
+    uint64_t              gen;
+
+    if (ctl == NULL) {
+        return 0;
+    }
+    gen = lgsp_snap_control_generation(ctl, LGSP_SNAP_CONTROL_SIZE);
+    munmap(ctl, LGSP_SNAP_CONTROL_SIZE);
+    return gen;
+}
+
+static int
+snap_gen(const char *name, uint64_t *gen, int *tmp)
+{
+    char                *end;
+    unsigned long long   g;
+
+    if (strncmp(name, "snap.", 5) != 0 || !isdigit((unsigned char) name[5])) {
+        return -1;
+    }
+    errno = 0;
+    g = strtoull(name + 5, &end, 10);
+    if (errno != 0) {
+        return -1;
+    }
+    if (*end == '\0') {
+        *tmp = 0;
+    } else if (strcmp(end, ".tmp") == 0) {
+        *tmp = 1;
+    } else {
+        return -1;
+    }
+    *gen = g;
+    return 0;
+}
+
+uint64_t
+cp_snapshot_last_generation(const char *dir)
+{
+    uint64_t        last = cp_snapshot_current(dir), g;
+    DIR            *d = opendir(dir);
+    struct dirent  *de;
+    int             tmp;
+
+    if (d == NULL) {
+        return last;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (snap_gen(de->d_name, &g, &tmp) == 0 && g > last) {
+            last = g;
+        }
+    }
+    closedir(d);
+    return last;
+}
+
+int
+cp_snapshot_publish(const char *dir, const cp_snapshot_t *snap, char *err,
+    size_t err_size)
+{
+    char                  tmp[4096], path[4096];
+    const lgsp_snap_header_t *h = (const void *) snap->data;
+    lgsp_snapshot_t       check;
+    lgsp_snap_control_t  *ctl;
+    void                 *map;
+    char                  why[256];
+    int                   fd;
+
+    if (cp_path(path, sizeof(path), "%s/snap.%llu", dir,
+                (unsigned long long) h->generation) != 0
+        || cp_path(tmp, sizeof(tmp), "%s.tmp", path) != 0)
+    {
+        snprintf(err, err_size, "%s: path too long", dir);
+        return -1;
+    }
+
+    /* workers run as another user: the file is world-readable, and the
+     * upstream credentials in it are readable by whoever runs nginx */
+    fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    if (fchmod(fd, 0644) != 0 || write_all(fd, snap->data, snap->size) != 0
+        || fsync(fd) != 0)
+    {
+        snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+
+    /* verify what is on disk, with the reader the workers use */
+    map = mmap(NULL, snap->size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        snprintf(err, err_size, "%s: mmap: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (lgsp_snapshot_load(&check, map, snap->size, why, sizeof(why)) != 0) {
+        munmap(map, snap->size);
+        snprintf(err, err_size, "%s: does not verify: %s", tmp, why);
+        unlink(tmp);
+        return -1;
+    }
+    munmap(map, snap->size);
+
+    if (rename(tmp, path) != 0 || fsync_dir(dir) != 0) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+
+    ctl = control_map(dir, 1);
+    if (ctl == NULL) {
+        snprintf(err, err_size, "%s/current: %s", dir, strerror(errno));
+        return -1;
+    }
+    ctl->published_ms = h->created_ms;
+    __atomic_store_n(&ctl->generation, h->generation, __ATOMIC_RELEASE);
+    msync(ctl, LGSP_SNAP_CONTROL_SIZE, MS_SYNC);
+    munmap(ctl, LGSP_SNAP_CONTROL_SIZE);
+    return 0;
+}
+
+int
+cp_snapshot_prune(const char *dir, uint64_t current, int keep)
+{
+    DIR            *d = opendir(dir);
+    struct dirent  *de;
+    uint64_t        g;
+    int             tmp, removed = 0;
+    char            path[4096];
+
+    if (d == NULL) {
+        return 0;
+    }
+    /*
+     * A worker that has a file mapped keeps it after the unlink; one that
+     * read the generation but has not opened the file yet retries at its
+     * next tick with the newer generation.  So "in use" never blocks a
+     * removal: keep is how many older files stay for inspection and for a
+     * rollback by hand.
+     */
+    while ((de = readdir(d)) != NULL) {
+        if (snap_gen(de->d_name, &g, &tmp) != 0) {
+            continue;
+        }
+        if ((tmp && g < current)
+            || (!tmp && g < current && current - g > (uint64_t) keep))
+        {
+            if (cp_path(path, sizeof(path), "%s/%s", dir, de->d_name) == 0
+                && unlink(path) == 0)
+            {
+                removed++;
+            }
+        }
+    }
+    closedir(d);
+    return removed;
+}
