@@ -136,6 +136,7 @@ fuzz: all $(BUILD)/bin/fuzz_snapshot
 
 bench: setup all
 	@scripts/bench
+	@scripts/bench-scale
 
 format:
 	@clang-format -i $(wildcard ngx_lgsp_module/src/lgsp_*.[ch] control-plane/*/*.[ch] t/unit/*.c)
