@@ -173,6 +173,15 @@ like($r->{headers}{deprecation} // '', qr/^@\d+$/, 'Deprecation: @unix-time');
 like($r->{headers}{sunset} // '', qr/^\w{3}, \d\d \w{3} 2027 \d\d:\d\d:\d\d GMT$/, 'Sunset: HTTP-date');
 like($r->{headers}{link} // '', qr{^</api/citizen/v\d/>; rel="successor-version"$}, 'Link to the successor');
 
+# --- the verified-token cache ---------------------------------------------
+my $tc0 = $t->get_json('/lgsp/status')->{token_cache};
+ok($tc0 && $tc0->{capacity} > 0, 'token cache on');
+call('GET', '/api/citizen/v1/c', $tok) for 1 .. 10;
+my $tc1 = $t->get_json('/lgsp/status')->{token_cache};
+cmp_ok($tc1->{hits} - $tc0->{hits}, '>=', 9, 'a repeated token hits the cache');
+envelope(call('GET', '/sandbox/api/citizen/v1/x', $tok), 401, 'invalid_token',
+         'a cached production token replayed on the sandbox path');
+
 # --- keepalive to the provider -------------------------------------------
 my $before = $up->{conns}->();
 call('GET', '/api/citizen/v1/k', $tok) for 1 .. 40;

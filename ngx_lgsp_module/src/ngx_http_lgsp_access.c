@@ -15,6 +15,8 @@ static ngx_int_t ngx_http_lgsp_route(ngx_http_request_t *r,
     ngx_http_lgsp_ctx_t *ctx, ngx_http_lgsp_loc_conf_t *llcf);
 static ngx_int_t ngx_http_lgsp_token(ngx_http_request_t *r,
     ngx_http_lgsp_ctx_t *ctx, ngx_http_lgsp_main_conf_t *lmcf);
+static ngx_int_t ngx_http_lgsp_token_cached(ngx_http_lgsp_ctx_t *ctx,
+    const u_char *token, size_t len, time_t now, time_t skew);
 static ngx_int_t ngx_http_lgsp_grant(ngx_http_request_t *r,
     ngx_http_lgsp_ctx_t *ctx);
 static ngx_int_t ngx_http_lgsp_forward(ngx_http_request_t *r,
@@ -309,7 +311,7 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     ngx_http_lgsp_main_conf_t *lmcf)
 {
     u_char                        *token;
-    size_t                         len;
+    size_t                         len, aud_len;
     ngx_str_t                     *auth;
     lgsp_jwt_t                     jwt;
     lgsp_jwt_rc_e                  rc;
@@ -321,6 +323,9 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     const lgsp_snap_system_t      *sys;
     const lgsp_snap_agency_t      *org;
     const lgsp_snap_credential_t  *cred;
+    time_t                         now;
+    lgsp_tcache_t                 *tc;
+    lgsp_tcache_value_t            cached;
     u_char                         scratch[LGSP_JWT_SCRATCH_SIZE];
 
     if (r->headers_in.authorization == NULL) {
@@ -353,6 +358,17 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
                                        "the token is too long");
     }
 
+    now = ngx_time();
+
+    if (ngx_http_lgsp_token_cached(ctx, token, len, now, lmcf->token_skew)
+        == NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    /* a miss, or a hit the snapshot no longer stands behind: the full
+     * check, which also says precisely why a token is refused */
+
     rc = lgsp_jwt_parse(&jwt, token, len, scratch, sizeof(scratch));
     if (rc != LGSP_JWT_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -384,20 +400,20 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     if (iss->flags & LGSP_ISSUER_PLATFORM) {
         aud = ctx->environment == LGSP_ENV_SANDBOX ? "lgsp:sandbox"
                                                    : "lgsp:production";
-        len = ngx_strlen(aud);
+        aud_len = ngx_strlen(aud);
 
     } else {
         aud = snap->strings + iss->audience.off;
-        len = iss->audience.len;
+        aud_len = iss->audience.len;
     }
 
-    if (!lgsp_jwt_has_aud(&jwt, aud, len)) {
+    if (!lgsp_jwt_has_aud(&jwt, aud, aud_len)) {
         return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
                                        "the token is not for this "
                                        "environment");
     }
 
-    if (key->verify_until && ngx_time() > key->verify_until) {
+    if (key->verify_until && now > key->verify_until) {
         return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
                                        "the token's key is retired");
     }
@@ -412,7 +428,7 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
                                        "the token's signature is not valid");
     }
 
-    rc = lgsp_jwt_check_time(&jwt, ngx_time(), lmcf->token_skew);
+    rc = lgsp_jwt_check_time(&jwt, now, lmcf->token_skew);
     if (rc == LGSP_JWT_EXPIRED) {
         return ngx_http_lgsp_bad_token(r, ctx, "token_expired",
                                        "the token has expired");
@@ -483,6 +499,93 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
                                       "calling system's");
         }
     }
+
+    tc = ngx_http_lgsp_tcache_get();
+
+    if (tc && jwt.has_exp && jwt.kid.len <= LGSP_TCACHE_KID_MAX) {
+        ngx_memzero(&cached, sizeof(lgsp_tcache_value_t));
+        cached.exp = jwt.exp;
+        cached.env = (uint8_t) ctx->environment;
+        cached.issuer_id = iss->id;
+        cached.credential_id = ctx->credential ? ctx->credential->id : 0;
+        cached.system_id = sys->id;
+        cached.org_agency_id = ctx->consumer_agency->id;
+        cached.kid_len = (uint8_t) jwt.kid.len;
+        ngx_memcpy(cached.kid, jwt.kid.data, jwt.kid.len);
+
+        (void) lgsp_tcache_put(tc, token, len, &cached);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A token verified before: what it was bound to (key, issuer, credential,
+ * system, agency -- by ids that are never reused) must still stand in the
+ * current snapshot, so a revocation or suspension defeats the cache as
+ * soon as the snapshot that carries it is loaded, without a flush.
+ */
+
+static ngx_int_t
+ngx_http_lgsp_token_cached(ngx_http_lgsp_ctx_t *ctx, const u_char *token,
+    size_t len, time_t now, time_t skew)
+{
+    lgsp_tcache_t                 *tc;
+    lgsp_tcache_value_t            v;
+    const lgsp_snapshot_t         *snap;
+    const lgsp_snap_key_t         *key;
+    const lgsp_snap_system_t      *sys;
+    const lgsp_snap_agency_t      *agency;
+    const lgsp_snap_credential_t  *cred;
+
+    tc = ngx_http_lgsp_tcache_get();
+
+    if (tc == NULL
+        || !lgsp_tcache_get(tc, token, len, (int64_t) (now - skew), &v)
+        || v.env != ctx->environment)
+    {
+        return NGX_DECLINED;
+    }
+
+    snap = ctx->snap;
+
+    key = lgsp_snap_key(snap, (const char *) v.kid, v.kid_len);
+    if (key == NULL
+        || snap->issuers[key->issuer].id != v.issuer_id
+        || !(snap->issuers[key->issuer].env_mask
+             & LGSP_ENV_BIT(ctx->environment))
+        || (key->verify_until && now > key->verify_until))
+    {
+        return NGX_DECLINED;
+    }
+
+    sys = lgsp_snap_system_by_id(snap, v.system_id);
+    if (sys == NULL || (sys->flags & LGSP_SYSTEM_SUSPENDED)) {
+        return NGX_DECLINED;
+    }
+
+    agency = &snap->agencies[sys->agency];
+    if (agency->id != v.org_agency_id || (agency->flags & LGSP_AGENCY_CLOSED))
+    {
+        return NGX_DECLINED;
+    }
+
+    if (v.credential_id) {
+        cred = lgsp_snap_credential_by_id(snap, v.credential_id);
+        if (cred == NULL || cred->env != ctx->environment
+            || &snap->systems[cred->system] != sys)
+        {
+            return NGX_DECLINED;
+        }
+
+        ctx->credential = cred;
+        ctx->client_id.data = (u_char *) snap->strings + cred->client_id.off;
+        ctx->client_id.len = cred->client_id.len;
+    }
+
+    ctx->consumer = sys;
+    ctx->consumer_agency = agency;
 
     return NGX_OK;
 }

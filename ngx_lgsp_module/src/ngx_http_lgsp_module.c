@@ -54,6 +54,13 @@ static ngx_command_t  ngx_http_lgsp_commands[] = {
       offsetof(ngx_http_lgsp_main_conf_t, limit_zone_size),
       NULL },
 
+    { ngx_string("lgsp_token_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lgsp_main_conf_t, token_cache_size),
+      NULL },
+
     { ngx_string("lgsp_limit_dry_run"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -161,6 +168,7 @@ ngx_http_lgsp_create_main_conf(ngx_conf_t *cf)
 
     lmcf->token_skew = NGX_CONF_UNSET;
     lmcf->limit_zone_size = NGX_CONF_UNSET_SIZE;
+    lmcf->token_cache_size = NGX_CONF_UNSET_SIZE;
 
     return lmcf;
 }
@@ -175,6 +183,15 @@ ngx_http_lgsp_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_value(lmcf->token_skew, 60);
     ngx_conf_init_size_value(lmcf->limit_zone_size, 16 * 1024 * 1024);
+    ngx_conf_init_size_value(lmcf->token_cache_size, 8 * 1024 * 1024);
+
+    if (lmcf->token_cache_size && lmcf->token_cache_size < 64 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lgsp_token_cache\" of %uz bytes is too small, "
+                           "it must be 0 (off) or at least 64k",
+                           lmcf->token_cache_size);
+        return NGX_CONF_ERROR;
+    }
 
     if (lmcf->limit_zone_size < 64 * 1024) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -188,7 +205,9 @@ ngx_http_lgsp_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (ngx_http_lgsp_limit_zone_add(cf, lmcf) != NGX_OK) {
+    if (ngx_http_lgsp_limit_zone_add(cf, lmcf) != NGX_OK
+        || ngx_http_lgsp_tcache_zone_add(cf, lmcf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -9,6 +9,7 @@
 
 #include "lgsp_version.h"
 #include "lgsp_snapshot.h"
+#include "lgsp_tcache.h"
 
 
 #define NGX_HTTP_LGSP_ENV_PRODUCTION  LGSP_ENV_PRODUCTION
@@ -20,6 +21,7 @@ typedef struct {
     ngx_str_t                   socket;     /* home/run/lgspd.sock */
     time_t                      token_skew;
     size_t                      limit_zone_size;
+    size_t                      token_cache_size;
     ngx_int_t                   txid_index; /* $lgsp_transaction_id */
     ngx_shm_zone_t             *snapshot_zone;
 } ngx_http_lgsp_main_conf_t;
@@ -99,6 +101,11 @@ ngx_int_t ngx_http_lgsp_limit_zone_add(ngx_conf_t *cf,
 ngx_int_t ngx_http_lgsp_limit(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     ngx_http_lgsp_loc_conf_t *llcf);
 uint64_t ngx_http_lgsp_limit_rejected(void);
+
+/* the verified-token cache (lgsp_tcache.h), NULL when off */
+ngx_int_t ngx_http_lgsp_tcache_zone_add(ngx_conf_t *cf,
+    ngx_http_lgsp_main_conf_t *lmcf);
+lgsp_tcache_t *ngx_http_lgsp_tcache_get(void);
 
 /* variables */
 ngx_int_t ngx_http_lgsp_add_variables(ngx_conf_t *cf);

@@ -98,6 +98,8 @@ ngx_http_lgsp_status_handler(ngx_http_request_t *r)
     const lgsp_snapshot_t        *snap;
     ngx_http_lgsp_main_conf_t    *lmcf;
     ngx_http_lgsp_snapshot_sh_t  *sh;
+    lgsp_tcache_t                *tc;
+    lgsp_tcache_stats_t           ts;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -153,6 +155,22 @@ ngx_http_lgsp_status_handler(ngx_http_request_t *r)
         b->last = ngx_slprintf(b->last, b->end,
                                ",\"snapshot_age_ms\":null,\"counts\":null");
     }
+
+    tc = ngx_http_lgsp_tcache_get();
+
+    if (tc) {
+        lgsp_tcache_stats(tc, &ts);
+        b->last = ngx_slprintf(b->last, b->end,
+                               ",\"token_cache\":{\"hits\":%uL,"
+                               "\"misses\":%uL,\"inserts\":%uL,"
+                               "\"evictions\":%uL,\"capacity\":%uL}",
+                               ts.hits, ts.misses, ts.inserts, ts.evictions,
+                               ts.capacity);
+    }
+
+    b->last = ngx_slprintf(b->last, b->end,
+                           ",\"rate_limited\":%uL",
+                           ngx_http_lgsp_limit_rejected());
 
     b->last = ngx_slprintf(b->last, b->end,
                            ",\"refused_snapshots\":%uA,\"workers\":[",
