@@ -17,6 +17,7 @@ typedef struct {
     uint64_t    ngrants;        /* grant slots: 2 cells each (rate, quota) */
     uint64_t    nversions;      /* version slots: 1 cell each */
     uint64_t    rejected;       /* 429s (and dry-run would-be 429s) */
+    uint64_t    counters[NGX_HTTP_LGSP_NCOUNTERS];
     uint64_t    cells[1];
 } ngx_http_lgsp_limit_shm_t;
 
@@ -102,6 +103,24 @@ ngx_http_lgsp_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                 &shm_zone->shm.name);
 
     return NGX_OK;
+}
+
+
+/*
+ * Gateway-wide counters live beside the rate-limit cells: one zone that
+ * every worker shares and that a reload keeps.
+ */
+
+uint64_t *
+ngx_http_lgsp_counter(ngx_uint_t which)
+{
+    static uint64_t  unused;
+
+    if (ngx_http_lgsp_limits == NULL || which >= NGX_HTTP_LGSP_NCOUNTERS) {
+        return &unused;
+    }
+
+    return &ngx_http_lgsp_limits->counters[which];
 }
 
 

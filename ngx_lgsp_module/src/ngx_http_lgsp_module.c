@@ -137,6 +137,10 @@ ngx_http_lgsp_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_lgsp_audit_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -144,6 +148,7 @@ ngx_http_lgsp_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_lgsp_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_lgsp_audit_exit_process(cycle);
     ngx_http_lgsp_snapshot_exit_process(cycle);
 }
 
@@ -399,6 +404,10 @@ ngx_http_lgsp_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_lgsp_postconfiguration(ngx_conf_t *cf)
 {
-    return ngx_http_lgsp_access_init(cf);
+    if (ngx_http_lgsp_access_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_lgsp_audit_init(cf);
 }
 

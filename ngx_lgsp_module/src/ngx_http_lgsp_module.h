@@ -107,6 +107,19 @@ ngx_int_t ngx_http_lgsp_tcache_zone_add(ngx_conf_t *cf,
     ngx_http_lgsp_main_conf_t *lmcf);
 lgsp_tcache_t *ngx_http_lgsp_tcache_get(void);
 
+/* gateway-wide counters in shared memory (kept across reloads) */
+enum {
+    NGX_HTTP_LGSP_AUDIT_DROPPED = 0,
+    NGX_HTTP_LGSP_NCOUNTERS = 16
+};
+
+uint64_t *ngx_http_lgsp_counter(ngx_uint_t which);
+
+/* audit: one record per call, in the log phase */
+ngx_int_t ngx_http_lgsp_audit_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_lgsp_audit_init_process(ngx_cycle_t *cycle);
+void ngx_http_lgsp_audit_exit_process(ngx_cycle_t *cycle);
+
 /* variables */
 ngx_int_t ngx_http_lgsp_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_lgsp_transaction_id(ngx_http_request_t *r, ngx_str_t *id);
