@@ -27,6 +27,8 @@ CTL_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard control-plane/lgspctl/*
 UNIT_SRCS  := $(wildcard t/unit/test_*.c)
 UNIT_OBJS  := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/t/unit/run.o
 SQL_FILES  := $(sort $(wildcard schemas/sql/*.sql))
+HEALTH_SQL := $(sort $(wildcard schemas/sql-health/*.sql))
+GEN_HDRS   := $(BUILD)/gen/lgsp_migrations.h $(BUILD)/gen/health_migrations.h
 
 BINS := $(BUILD)/bin/lgspd $(BUILD)/bin/lgspctl
 
@@ -59,7 +61,11 @@ $(BUILD)/gen/lgsp_migrations.h: $(SQL_FILES) scripts/sql2c
 	@mkdir -p $(@D)
 	@scripts/sql2c $(SQL_FILES) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/%.o: %.c | $(BUILD)/gen/lgsp_migrations.h
+$(BUILD)/gen/health_migrations.h: $(HEALTH_SQL) scripts/sql2c
+	@mkdir -p $(@D)
+	@scripts/sql2c --name health_migrations $(HEALTH_SQL) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PROJECT_CFLAGS) -MMD -MP -c $< -o $@
 

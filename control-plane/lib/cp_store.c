@@ -45,6 +45,13 @@ cp_db_version(sqlite3 *db)
 int
 cp_db_migrate(sqlite3 *db, const char **why)
 {
+    return cp_db_migrate_with(db, lgsp_migrations, cp_db_latest(), why);
+}
+
+int
+cp_db_migrate_with(sqlite3 *db, const char *const *migrations, int n,
+                   const char **why)
+{
     int  have = cp_db_version(db);
     char pragma[64];
 
@@ -52,17 +59,17 @@ cp_db_migrate(sqlite3 *db, const char **why)
         *why = "cannot read the layout version";
         return -1;
     }
-    if (have > cp_db_latest()) {
+    if (have > n) {
         *why = "the database is newer than this program; upgrade LGSP";
         return -1;
     }
-    for (int n = have + 1; n <= cp_db_latest(); n++) {
+    for (int v = have + 1; v <= n; v++) {
         if (cp_db_begin(db) != 0) {
             *why = sqlite3_errmsg(db);
             return -1;
         }
-        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", n);
-        if (sqlite3_exec(db, lgsp_migrations[n - 1], NULL, NULL, NULL)
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v);
+        if (sqlite3_exec(db, migrations[v - 1], NULL, NULL, NULL)
                 != SQLITE_OK
             || sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK)
         {

@@ -10,6 +10,11 @@ sqlite3 *cp_db_open(const char *path, int create);
  * Refuses (-1, message in *why) a database newer than the program. */
 int cp_db_migrate(sqlite3 *db, const char **why);
 
+/* The same over another file's migrations (health.db, audit.db): n of
+ * them, migration v (1-based) is migrations[v - 1]. */
+int cp_db_migrate_with(sqlite3 *db, const char *const *migrations, int n,
+                       const char **why);
+
 /* PRAGMA user_version. */
 int cp_db_version(sqlite3 *db);
 
