@@ -28,6 +28,8 @@ static const struct {
     lgspd_route_pt  handler;
 } routes[] = {
     { "GET",  "/lgsp/ping", route_ping },
+    { "GET",  "/lgsp/health", lgspd_route_health },
+    { "GET",  "/lgsp/health/services", lgspd_route_health_services },
 };
 
 typedef struct {

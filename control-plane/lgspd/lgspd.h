@@ -28,4 +28,16 @@ extern lgspd_t lgspd;
 int lgspd_http_start(lgspd_t *d);
 void lgspd_http_stop(lgspd_t *d);
 
+/* Connection status poller (health.c): init opens health.db; wait is the
+ * loop's one wait (curl_multi_poll with fd as an extra descriptor; 1 when
+ * fd is readable); tick runs transfers and the poller's periodic jobs. */
+int lgspd_health_init(lgspd_t *d);
+int lgspd_health_wait(lgspd_t *d, int fd, int timeout_ms);
+void lgspd_health_tick(lgspd_t *d);
+void lgspd_health_fini(lgspd_t *d);
+
+/* Ask for a new snapshot soon (a target went down or came back).  The
+ * snapshot compiler defines it; health.c holds a weak no-op until then. */
+void lgspd_request_publish(void);
+
 #endif /* LGSPD_H */

@@ -21,6 +21,7 @@ cp_config_defaults(cp_config_t *cf)
     cf->health_ok_threshold = 2;
     cf->health_raw_days = 7;
     cf->health_summary_days = 90;
+    cf->health_flush_s = 60;
 }
 
 static int
@@ -147,6 +148,11 @@ cp_config_load(cp_config_t *cf, const char *path, char *err, size_t err_size)
             /* Appendix 01 §2.3.2: at least 3 months */
             if (parse_int(val, 90, 3660, &cf->health_summary_days) != 0) {
                 why = "health_summary_days must be between 90 and 3660";
+                goto bad;
+            }
+        } else if (strcmp(key, "health_flush_s") == 0) {
+            if (parse_int(val, 1, 3600, &cf->health_flush_s) != 0) {
+                why = "health_flush_s must be seconds between 1 and 3600";
                 goto bad;
             }
         } else if (strcmp(key, "health_webhook") == 0) {

@@ -20,6 +20,7 @@ typedef struct {
     int  health_raw_days;          /* raw results kept */
     int  health_summary_days;      /* state changes, summaries, incidents */
     char health_webhook[512];      /* incident notifications; "" none */
+    int  health_flush_s;           /* results a crash may lose, seconds */
 } cp_config_t;
 
 void cp_config_defaults(cp_config_t *cf);
