@@ -37,5 +37,7 @@ int ctl_lgspd_pid(const ctl_t *ctl);
 
 int cmd_init(ctl_t *ctl, int argc, char **argv);
 int cmd_status(ctl_t *ctl, int argc, char **argv);
+int cmd_health(ctl_t *ctl, int argc, char **argv);
+int cmd_incident(ctl_t *ctl, int argc, char **argv);
 
 #endif /* LGSPCTL_H */

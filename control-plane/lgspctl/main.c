@@ -20,6 +20,12 @@ static const ctl_command_t commands[] = {
       "lgspctl init" },
     { "status", "what the control plane sees", cmd_status,
       "lgspctl status [--json]" },
+    { "health", "connection status of systems and service versions",
+      cmd_health,
+      "lgspctl health show [SYSTEM]\n"
+      "lgspctl health history SYSTEM|CODE/VERSION [--since TIME] [--raw]" },
+    { "incident", "incidents: targets that went down, and for how long",
+      cmd_incident, "lgspctl incident list [--open] [--since TIME]" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

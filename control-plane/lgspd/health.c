@@ -800,6 +800,8 @@ start_notifications(int64_t now_ms)
         nt->body = dup_or_empty(sqlite3_column_text(st, 1));
         nt->headers = curl_slist_append(NULL,
                                         "Content-Type: application/json");
+        /* no "Expect: 100-continue" round trip for a small body */
+        nt->headers = curl_slist_append(nt->headers, "Expect:");
         nt->easy = curl_easy_init();
         if (nt->easy == NULL || nt->body == NULL) {
             curl_easy_cleanup(nt->easy);
