@@ -751,6 +751,15 @@ reload_targets(int64_t now_ms)
 
 /* ---- webhook notifications --------------------------------------------- */
 
+/* the receiver's answer body is not ours to keep (nor to print) */
+static size_t
+discard(char *data, size_t size, size_t nmemb, void *arg)
+{
+    (void) data;
+    (void) arg;
+    return size * nmemb;
+}
+
 static void
 start_notifications(int64_t now_ms)
 {
@@ -815,6 +824,7 @@ start_notifications(int64_t now_ms)
         curl_easy_setopt(nt->easy, CURLOPT_PRIVATE, nt);
         curl_easy_setopt(nt->easy, CURLOPT_HTTPHEADER, nt->headers);
         curl_easy_setopt(nt->easy, CURLOPT_POSTFIELDS, nt->body);
+        curl_easy_setopt(nt->easy, CURLOPT_WRITEFUNCTION, discard);
         /* a redirect would turn the POST into a GET */
         curl_easy_setopt(nt->easy, CURLOPT_FOLLOWLOCATION, 0L);
         if (curl_multi_add_handle(hl.multi, nt->easy) != CURLM_OK) {
