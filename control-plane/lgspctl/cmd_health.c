@@ -371,25 +371,28 @@ health_history(ctl_t *ctl, int argc, char **argv)
         printf("\nPer minute:\n  %-19s %6s %8s %7s %7s\n", "MINUTE", "CHECKS",
                "FAILURES", "AVG MS", "MAX MS");
     }
-    st = cp_db_prepare(hdb, "SELECT hour_ms, data FROM minute_hours"
-                            " WHERE target_id = ?1 AND hour_ms >= ?2"
-                            " ORDER BY hour_ms");
+    /* rows are hours (n = 60) or, once a day is over, days (n = 1440) */
+    st = cp_db_prepare(hdb, "SELECT hour_ms, data, n FROM minute_hours"
+                            " WHERE target_id = ?1 AND hour_ms >= ?2 - 86400000"
+                            " AND hour_ms + n * 60000 > ?2 ORDER BY hour_ms");
     if (st != NULL) {
         sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, cp_health_hour_of(since));
+        sqlite3_bind_int64(st, 2, since);
         while (sqlite3_step(st) == SQLITE_ROW) {
-            cp_health_summary_t m[60];
-            int64_t             hour = sqlite3_column_int64(st, 0);
+            static cp_health_summary_t m[CP_HEALTH_DAY_MINUTES];
+            int64_t                    hour = sqlite3_column_int64(st, 0);
+            int                        nmin = sqlite3_column_int(st, 2);
 
-            if (cp_health_unpack_minutes(sqlite3_column_blob(st, 1),
-                                         (size_t) sqlite3_column_bytes(st, 1),
-                                         m) != 0)
+            if (cp_health_unpack_summaries(sqlite3_column_blob(st, 1),
+                                           (size_t) sqlite3_column_bytes(st,
+                                                                         1),
+                                           nmin, m) != 0)
             {
                 cp_err("health.db: damaged summaries at %s",
                        city_time(hour, b1, sizeof(b1)));
                 continue;
             }
-            for (int i = 0; i < 60; i++) {
+            for (int i = 0; i < nmin; i++) {
                 int64_t at = hour + i * CP_HEALTH_MINUTE_MS;
 
                 if (m[i].checks == 0 || at + CP_HEALTH_MINUTE_MS <= since) {

@@ -408,34 +408,56 @@ cp_health_unpack_raw(const void *data, size_t len, int n,
 }
 
 int
+cp_health_pack_summaries(const cp_health_summary_t *m, int n,
+                         unsigned char **out, size_t *out_len)
+{
+    unsigned char rows[CP_HEALTH_DAY_MINUTES * MINUTE_RECORD];
+
+    if (n < 0 || n > CP_HEALTH_DAY_MINUTES) {
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        unsigned char *p = rows + i * MINUTE_RECORD;
+
+        p[0] = (unsigned char) m[i].checks;
+        p[1] = (unsigned char) m[i].failures;
+        put16(p + 2, m[i].avg_ms);
+        put16(p + 4, m[i].max_ms);
+    }
+    return pack(rows, (size_t) n, MINUTE_RECORD, out, out_len);
+}
+
+int
 cp_health_pack_minutes(const cp_health_hour_t *h, unsigned char **out,
                        size_t *out_len)
 {
-    unsigned char       rows[60 * MINUTE_RECORD];
-    cp_health_summary_t s;
+    cp_health_summary_t s[60];
 
     for (int i = 0; i < 60; i++) {
-        unsigned char *p = rows + i * MINUTE_RECORD;
-
-        cp_health_minute_summary(&h->minutes[i], &s);
-        p[0] = (unsigned char) s.checks;
-        p[1] = (unsigned char) s.failures;
-        put16(p + 2, s.avg_ms);
-        put16(p + 4, s.max_ms);
+        cp_health_minute_summary(&h->minutes[i], &s[i]);
     }
-    return pack(rows, 60, MINUTE_RECORD, out, out_len);
+    return cp_health_pack_summaries(s, 60, out, out_len);
 }
 
 int
 cp_health_unpack_minutes(const void *data, size_t len,
                          cp_health_summary_t out[60])
 {
-    unsigned char *rows = unpack(data, len, 60, MINUTE_RECORD);
+    return cp_health_unpack_summaries(data, len, 60, out);
+}
 
-    if (rows == NULL) {
+int
+cp_health_unpack_summaries(const void *data, size_t len, int n,
+                           cp_health_summary_t *out)
+{
+    unsigned char *rows;
+
+    if (n < 0 || n > CP_HEALTH_DAY_MINUTES
+        || (rows = unpack(data, len, (size_t) n, MINUTE_RECORD)) == NULL)
+    {
         return -1;
     }
-    for (int i = 0; i < 60; i++) {
+    for (int i = 0; i < n; i++) {
         const unsigned char *p = rows + i * MINUTE_RECORD;
 
         out[i].checks = p[0];
@@ -517,6 +539,16 @@ cp_health_store_hour(sqlite3 *hdb, int64_t target_id,
     return rc;
 }
 
+static int delete_with(sqlite3 *hdb, const char *sql, int64_t a, int64_t b);
+
+static int
+delete_day(sqlite3 *hdb, int64_t target, int64_t day)
+{
+    return delete_with(hdb, "DELETE FROM minute_hours WHERE target_id = ?2"
+                            " AND hour_ms >= ?1 AND hour_ms < ?1 + 86400000",
+                       day, target) < 0 ? -1 : 0;
+}
+
 /* Run a DELETE with ?1 = cutoff (and ?2 = a limit or target id); rows
  * changed or -1. */
 static int
@@ -533,6 +565,107 @@ delete_with(sqlite3 *hdb, const char *sql, int64_t a, int64_t b)
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? sqlite3_changes(hdb) : -1;
+}
+
+/*
+ * Fold a target's finished days of hour rows (n = 60) into one row per
+ * UTC day (n = 1440, keyed by the day's start): one deflate stream over
+ * a day costs about half of 24 over its hours.  Only days before today,
+ * so lgspd never writes an hour of a day already folded.
+ */
+static int
+compact_days(sqlite3 *hdb, int64_t target, int64_t now_ms)
+{
+    cp_health_summary_t *day = NULL, part[60];
+    sqlite3_stmt        *st;
+    int64_t              today = now_ms - now_ms % CP_HEALTH_DAY_MS, cur = -1;
+    unsigned char       *blob = NULL;
+    size_t               len;
+    int                  rc = 0, step;
+    int64_t              first;
+
+    st = cp_db_prepare(hdb, "SELECT min(hour_ms) FROM minute_hours"
+                            " WHERE target_id = ?1 AND n = 60"
+                            " AND hour_ms < ?2");
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, target);
+    sqlite3_bind_int64(st, 2, today);
+    step = sqlite3_step(st);
+    if (step != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL) {
+        sqlite3_finalize(st);
+        return step == SQLITE_ROW ? 0 : -1;
+    }
+    first = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+
+    st = cp_db_prepare(hdb, "SELECT hour_ms, n, data FROM minute_hours"
+                            " WHERE target_id = ?1 AND hour_ms >= ?2"
+                            " AND hour_ms < ?3 ORDER BY hour_ms");
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, target);
+    sqlite3_bind_int64(st, 2, first - first % CP_HEALTH_DAY_MS);
+    sqlite3_bind_int64(st, 3, today);
+    day = calloc(CP_HEALTH_DAY_MINUTES, sizeof(*day));
+    if (day == NULL) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    for (;;) {
+        int64_t hour = 0, d = -2;
+        int     n = 0;
+
+        step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            hour = sqlite3_column_int64(st, 0);
+            n = sqlite3_column_int(st, 1);
+            d = hour - hour % CP_HEALTH_DAY_MS;
+        }
+        if (d != cur && cur >= 0) {
+            /* the day's rows are all read: replace them with one */
+            if (cp_health_pack_summaries(day, CP_HEALTH_DAY_MINUTES, &blob,
+                                         &len) != 0
+                || delete_day(hdb, target, cur) != 0
+                || store_blob(hdb, "INSERT INTO minute_hours (target_id,"
+                                   " hour_ms, n, data)"
+                                   " VALUES (?1, ?2, ?3, ?4)",
+                              target, cur, CP_HEALTH_DAY_MINUTES, blob, len)
+                   != 0)
+            {
+                rc = -1;
+            }
+            free(blob);
+            blob = NULL;
+            memset(day, 0, CP_HEALTH_DAY_MINUTES * sizeof(*day));
+        }
+        if (step != SQLITE_ROW || rc != 0) {
+            break;
+        }
+        cur = d;
+        if (n == CP_HEALTH_DAY_MINUTES) {
+            /* a day folded before, and an hour written after it */
+            cp_health_unpack_summaries(sqlite3_column_blob(st, 2),
+                                       (size_t) sqlite3_column_bytes(st, 2),
+                                       n, day);
+        } else if (n == 60
+                   && cp_health_unpack_minutes(sqlite3_column_blob(st, 2),
+                          (size_t) sqlite3_column_bytes(st, 2), part) == 0)
+        {
+            int off = (int) ((hour - d) / CP_HEALTH_MINUTE_MS);
+
+            for (int i = 0; i < 60; i++) {
+                if (part[i].checks > 0) {
+                    day[off + i] = part[i];
+                }
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    free(day);
+    return rc;
 }
 
 int
@@ -577,9 +710,9 @@ cp_health_prune(sqlite3 *hdb, int64_t now_ms, int raw_days,
         }
         total += rc;
         rc = delete_with(hdb, "DELETE FROM minute_hours WHERE target_id = ?2"
-                              " AND hour_ms + 3600000 <= ?1",
+                              " AND hour_ms + n * 60000 <= ?1",
                          sum_cut, ids[i]);
-        if (rc < 0) {
+        if (rc < 0 || compact_days(hdb, ids[i], now_ms) != 0) {
             goto failed;
         }
         total += rc;

@@ -137,6 +137,12 @@ int cp_health_unpack_raw(const void *data, size_t len, int n,
                          cp_health_hour_t *h);
 int cp_health_unpack_minutes(const void *data, size_t len,
                              cp_health_summary_t out[60]);
+/* Any run of n consecutive minutes (an hour: 60; a compacted day: 1440). */
+#define CP_HEALTH_DAY_MINUTES   1440
+int cp_health_pack_summaries(const cp_health_summary_t *m, int n,
+                             unsigned char **out, size_t *out_len);
+int cp_health_unpack_summaries(const void *data, size_t len, int n,
+                               cp_health_summary_t *out);
 
 /* health.db: open (creating it when create) and bring it to the newest
  * layout; NULL with *why on failure. */

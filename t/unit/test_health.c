@@ -405,8 +405,33 @@ START_TEST(retention)
     /* what is left: raw of the last 7 days, summaries of the last 90 */
     snprintf(q, sizeof(q), "SELECT min(hour_ms) FROM raw_hours");
     ck_assert_int_eq(count(q), now - 7 * DAY);
+    /* finished days of summaries are folded into one row each, minute
+     * for minute; today's hours stay hours */
     snprintf(q, sizeof(q), "SELECT min(hour_ms) FROM minute_hours");
-    ck_assert_int_eq(count(q), now - 8 * DAY);
+    ck_assert_int_eq(count(q), (now - 8 * DAY) - (now - 8 * DAY) % DAY);
+    ck_assert_int_eq(count("SELECT count(*) FROM minute_hours WHERE n = 1440"),
+                     4);
+    ck_assert_int_eq(count("SELECT count(*) FROM minute_hours WHERE n = 60"),
+                     2);
+    {
+        sqlite3_stmt              *st;
+        static cp_health_summary_t m[CP_HEALTH_DAY_MINUTES];
+        int64_t                    day = (now - 7 * DAY) - (now - 7 * DAY) % DAY;
+        int                        at = (int) ((now - 7 * DAY - day) / 60000);
+
+        st = cp_db_prepare(hdb, "SELECT data FROM minute_hours WHERE"
+                                " target_id = 2 AND hour_ms = ?1");
+        sqlite3_bind_int64(st, 1, day);
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+        ck_assert_int_eq(cp_health_unpack_summaries(
+                             sqlite3_column_blob(st, 0),
+                             (size_t) sqlite3_column_bytes(st, 0), 1440, m), 0);
+        sqlite3_finalize(st);
+        for (int i = 0; i < 1440; i++) {
+            ck_assert_uint_eq(m[i].checks, i == at ? 1 : 0);
+        }
+        ck_assert_uint_eq(m[at].avg_ms, 12);
+    }
 
     /* a longer setting keeps more: nothing more goes at 366/3660 days */
     ck_assert_int_eq(cp_health_prune(hdb, now, 366, 3660, &cursor, 100), 0);
