@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <cjson/cJSON.h>
 
@@ -478,7 +479,26 @@ cp_health_latest(void)
 sqlite3 *
 cp_health_open(const char *path, int create, const char **why)
 {
-    sqlite3 *db = cp_db_open(path, create);
+    sqlite3 *db;
+
+    /* 16 KB pages hold six day rows of summaries where 4 KB pages hold
+     * one and waste the rest; the size can only be chosen before the
+     * file switches to WAL, so a new file is made here first */
+    if (create && access(path, F_OK) != 0) {
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE
+                                       | SQLITE_OPEN_CREATE, NULL)
+                != SQLITE_OK
+            || sqlite3_exec(db, "PRAGMA page_size = 16384;"
+                                " PRAGMA journal_mode = WAL;",
+                            NULL, NULL, NULL) != SQLITE_OK)
+        {
+            *why = db ? sqlite3_errmsg(db) : "out of memory";
+            sqlite3_close(db);
+            return NULL;
+        }
+        sqlite3_close(db);
+    }
+    db = cp_db_open(path, create);
 
     if (db == NULL) {
         *why = "cannot open";

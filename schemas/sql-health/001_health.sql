@@ -62,21 +62,26 @@ CREATE INDEX incidents_opened ON incidents(opened_ms);
 -- the hour's records, little-endian, stored column by column (byte
 -- planes) and deflated (cp_health_pack).  Raw: 10-byte records, kept
 -- health_raw_days.  Minutes: 60 records of 6 bytes, health_summary_days.
+-- Rowid tables on purpose: a WITHOUT ROWID row keeps only about 1 KB in
+-- its page and spills the rest to an overflow page of its own, which
+-- would more than double the size of a day's summaries.
 CREATE TABLE raw_hours (
     target_id       INTEGER NOT NULL,
     hour_ms         INTEGER NOT NULL,
-    n               INTEGER NOT NULL,
+    n               INTEGER NOT NULL,        -- records
     data            BLOB NOT NULL,
-    PRIMARY KEY (target_id, hour_ms)
-) WITHOUT ROWID;
+    UNIQUE (target_id, hour_ms)
+);
 
+-- n = 60: an hour; once its UTC day is over, the day's hours are folded
+-- into one row of n = 1440 keyed by the day's start.
 CREATE TABLE minute_hours (
     target_id       INTEGER NOT NULL,
     hour_ms         INTEGER NOT NULL,
-    n               INTEGER NOT NULL,
+    n               INTEGER NOT NULL,        -- minutes
     data            BLOB NOT NULL,
-    PRIMARY KEY (target_id, hour_ms)
-) WITHOUT ROWID;
+    UNIQUE (target_id, hour_ms)
+);
 
 -- Webhook notifications: delivered with retries and backoff, kept as a
 -- record of who was told what.
