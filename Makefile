@@ -28,7 +28,9 @@ UNIT_SRCS  := $(wildcard t/unit/test_*.c)
 UNIT_OBJS  := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/t/unit/run.o
 SQL_FILES  := $(sort $(wildcard schemas/sql/*.sql))
 AUDIT_SQL  := $(sort $(wildcard schemas/sql-audit/*.sql))
-GEN_HDRS   := $(BUILD)/gen/lgsp_migrations.h $(BUILD)/gen/lgsp_audit_migrations.h
+HEALTH_SQL := $(sort $(wildcard schemas/sql-health/*.sql))
+GEN_HDRS   := $(BUILD)/gen/lgsp_migrations.h $(BUILD)/gen/lgsp_audit_migrations.h \
+              $(BUILD)/gen/health_migrations.h
 
 BINS := $(BUILD)/bin/lgspd $(BUILD)/bin/lgspctl
 
@@ -64,6 +66,10 @@ $(BUILD)/gen/lgsp_migrations.h: $(SQL_FILES) scripts/sql2c
 $(BUILD)/gen/lgsp_audit_migrations.h: $(AUDIT_SQL) scripts/sql2c
 	@mkdir -p $(@D)
 	@scripts/sql2c -n lgsp_audit_migrations $(AUDIT_SQL) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/health_migrations.h: $(HEALTH_SQL) scripts/sql2c
+	@mkdir -p $(@D)
+	@scripts/sql2c -n health_migrations $(HEALTH_SQL) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(@D)

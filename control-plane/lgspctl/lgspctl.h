@@ -70,5 +70,7 @@ int cmd_audit(ctl_t *ctl, int argc, char **argv);
 int64_t ctl_audit_backlog(const ctl_t *ctl);
 /* cmd_audit.c: ISO 8601, city time (UTC+7) without an offset → UTC ms */
 int ctl_parse_time(const char *s, int64_t *ms);
+int cmd_health(ctl_t *ctl, int argc, char **argv);
+int cmd_incident(ctl_t *ctl, int argc, char **argv);
 
 #endif /* LGSPCTL_H */

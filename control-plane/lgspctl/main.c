@@ -81,6 +81,12 @@ static const ctl_command_t commands[] = {
       "lgspctl audit export --format csv|json [filters as for list]\n"
       "lgspctl audit seal\n"
       "lgspctl audit verify" },
+    { "health", "connection status of systems and service versions",
+      cmd_health,
+      "lgspctl health show [SYSTEM]\n"
+      "lgspctl health history SYSTEM|CODE/VERSION [--since TIME] [--raw]" },
+    { "incident", "incidents: targets that went down, and for how long",
+      cmd_incident, "lgspctl incident list [--open] [--since TIME]" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -32,6 +32,8 @@ static const struct {
     { "POST", "/oauth/token", lgspd_token_route },
     { "POST", "/token", lgspd_token_route },
     { "GET",  "/.well-known/jwks.json", lgspd_jwks_route },
+    { "GET",  "/lgsp/health", lgspd_route_health },
+    { "GET",  "/lgsp/health/services", lgspd_route_health_services },
 };
 
 typedef struct {

@@ -34,4 +34,9 @@ void lgspd_reply_header(lgspd_reply_t *rp, const char *name,
 void lgspd_reply_error(lgspd_reply_t *rp, unsigned int status,
                        const char *error, const char *message);
 
+/* The platform's own health (health.c): level 1 and level 2. */
+void lgspd_route_health(const lgspd_request_t *rq, lgspd_reply_t *rp);
+void lgspd_route_health_services(const lgspd_request_t *rq,
+                                 lgspd_reply_t *rp);
+
 #endif /* LGSPD_HTTP_H */

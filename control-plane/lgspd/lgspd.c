@@ -129,6 +129,10 @@ main(int argc, char **argv)
     if (lgspd_http_start(d) != 0) {
         return CP_EXIT_REFUSED;
     }
+    if (lgspd_health_init(d) != 0) {
+        lgspd_http_stop(d);
+        return CP_EXIT_REFUSED;
+    }
     if (write_pid(d->pid_path) != 0) {
         cp_err("%s: %s", d->pid_path, strerror(errno));
         lgspd_http_stop(d);
@@ -139,10 +143,9 @@ main(int argc, char **argv)
     lgspd_publish_start(d);
 
     while (!d->stop) {
-        struct pollfd           pfd = { .fd = sfd, .events = POLLIN };
         struct signalfd_siginfo si;
 
-        if (poll(&pfd, 1, d->conf.watch_interval_ms) > 0
+        if (lgspd_health_wait(d, sfd, d->conf.watch_interval_ms) > 0
             && read(sfd, &si, sizeof(si)) == sizeof(si))
         {
             if (si.ssi_signo == SIGHUP) {
@@ -154,9 +157,11 @@ main(int argc, char **argv)
         }
         lgspd_publish_cron(d);
         lgspd_audit_tick(d);
+        lgspd_health_tick(d);
     }
 
     lgspd_http_stop(d);
+    lgspd_health_fini(d);
     unlink(d->pid_path);
     sqlite3_close(d->db);
     cp_log("info", "stopped");

@@ -30,5 +30,12 @@ void lgspd_http_stop(lgspd_t *d);
 
 /* audit_ingest.c: spool → audit.db, daily seal and archive; every tick */
 void lgspd_audit_tick(lgspd_t *d);
+/* Connection status poller (health.c): init opens health.db; wait is the
+ * loop's one wait (curl_multi_poll with fd as an extra descriptor; 1 when
+ * fd is readable); tick runs transfers and the poller's periodic jobs. */
+int lgspd_health_init(lgspd_t *d);
+int lgspd_health_wait(lgspd_t *d, int fd, int timeout_ms);
+void lgspd_health_tick(lgspd_t *d);
+void lgspd_health_fini(lgspd_t *d);
 
 #endif /* LGSPD_H */

@@ -17,6 +17,13 @@ cp_config_defaults(cp_config_t *cf)
     cf->keep_snapshots = 4;
     cf->audit_hot_days = 90;
     cf->audit_retention_days = 730;
+    cf->health_timeout_ms = 5000;
+    cf->health_max_connections = 256;
+    cf->health_fail_threshold = 3;
+    cf->health_ok_threshold = 2;
+    cf->health_raw_days = 7;
+    cf->health_summary_days = 90;
+    cf->health_flush_s = 60;
 }
 
 static int
@@ -124,6 +131,52 @@ cp_config_load(cp_config_t *cf, const char *path, char *err, size_t err_size)
                 why = "audit_retention_days must be days between 1 and 36500";
                 goto bad;
             }
+        } else if (strcmp(key, "health_timeout_ms") == 0) {
+            if (parse_int(val, 100, 60000, &cf->health_timeout_ms) != 0) {
+                why = "health_timeout_ms must be between 100 and 60000";
+                goto bad;
+            }
+        } else if (strcmp(key, "health_max_connections") == 0) {
+            if (parse_int(val, 1, 10000, &cf->health_max_connections) != 0) {
+                why = "health_max_connections must be between 1 and 10000";
+                goto bad;
+            }
+        } else if (strcmp(key, "health_fail_threshold") == 0) {
+            if (parse_int(val, 1, 100, &cf->health_fail_threshold) != 0) {
+                why = "health_fail_threshold must be between 1 and 100";
+                goto bad;
+            }
+        } else if (strcmp(key, "health_ok_threshold") == 0) {
+            if (parse_int(val, 1, 100, &cf->health_ok_threshold) != 0) {
+                why = "health_ok_threshold must be between 1 and 100";
+                goto bad;
+            }
+        } else if (strcmp(key, "health_raw_days") == 0) {
+            if (parse_int(val, 1, 366, &cf->health_raw_days) != 0) {
+                why = "health_raw_days must be between 1 and 366";
+                goto bad;
+            }
+        } else if (strcmp(key, "health_summary_days") == 0) {
+            /* Appendix 01 §2.3.2: at least 3 months */
+            if (parse_int(val, 90, 3660, &cf->health_summary_days) != 0) {
+                why = "health_summary_days must be between 90 and 3660";
+                goto bad;
+            }
+        } else if (strcmp(key, "health_flush_s") == 0) {
+            if (parse_int(val, 1, 3600, &cf->health_flush_s) != 0) {
+                why = "health_flush_s must be seconds between 1 and 3600";
+                goto bad;
+            }
+        } else if (strcmp(key, "health_webhook") == 0) {
+            if (strlen(val) >= sizeof(cf->health_webhook)
+                || (strncmp(val, "https://", 8) != 0
+                    && strncmp(val, "http://", 7) != 0))
+            {
+                why = "health_webhook must be an http(s):// URL of under"
+                      " 512 bytes";
+                goto bad;
+            }
+            strcpy(cf->health_webhook, val);
         } else {
             snprintf(err, err_size, "%s:%d: unknown directive \"%s\"",
                      path, lineno, key);

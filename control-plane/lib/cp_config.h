@@ -14,6 +14,15 @@ typedef struct {
     int  keep_snapshots;       /* published files kept besides the current */
     int  audit_hot_days;       /* audit records kept in audit.db */
     int  audit_retention_days; /* then in archive/, until deleted */
+    /* connection status (SPEC §8) */
+    int  health_timeout_ms;        /* total per check; connect gets half */
+    int  health_max_connections;   /* open to agencies at once */
+    int  health_fail_threshold;    /* failed checks in a row: down */
+    int  health_ok_threshold;      /* good checks in a row: back from down */
+    int  health_raw_days;          /* raw results kept */
+    int  health_summary_days;      /* state changes, summaries, incidents */
+    char health_webhook[512];      /* incident notifications; "" none */
+    int  health_flush_s;           /* results a crash may lose, seconds */
 } cp_config_t;
 
 void cp_config_defaults(cp_config_t *cf);
