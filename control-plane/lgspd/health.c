@@ -1217,3 +1217,11 @@ lgspd_route_health_services(const lgspd_request_t *rq, lgspd_reply_t *rp)
                      s ? s : "{\"status\":\"down\"}");
     cJSON_free(s);
 }
+
+
+/* The poller's health.db, for the snapshot compiler (NULL before init). */
+sqlite3 *
+lgspd_health_db(void)
+{
+    return hl.hdb;
+}

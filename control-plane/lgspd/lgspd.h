@@ -37,5 +37,6 @@ int lgspd_health_init(lgspd_t *d);
 int lgspd_health_wait(lgspd_t *d, int fd, int timeout_ms);
 void lgspd_health_tick(lgspd_t *d);
 void lgspd_health_fini(lgspd_t *d);
+sqlite3 *lgspd_health_db(void);
 
 #endif /* LGSPD_H */

@@ -50,6 +50,7 @@ publish(lgspd_t *d, const char *why)
     o.issuer = d->conf.issuer;
     o.generation = pub.generation + 1;
     o.now_ms = started;
+    o.health_db = lgspd_health_db();
 
     if (cp_snapshot_compile(d->db, &o, &snap, err, sizeof(err)) != 0) {
         cp_log("error", "snapshot %llu: compile: %s",

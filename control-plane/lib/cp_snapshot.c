@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "cp_snapshot.h"
+#include "cp_health.h"
 #include "cp_util.h"
 #include "lgsp_snapshot.h"
 
@@ -901,6 +902,30 @@ done:
     return rc;
 }
 
+/* health says a system (level 1) or a version (level 2) is down */
+static void
+mark_down(void *arg, int kind, int64_t ref_id)
+{
+    compiler_t  *c = arg;
+    uint32_t     i;
+
+    if (kind == CP_HEALTH_KIND_SYSTEM) {
+        i = find_id(&c->systems, sizeof(lgsp_snap_system_t),
+                    (uint64_t) ref_id);
+        if (i != LGSP_SNAP_NONE) {
+            ((lgsp_snap_system_t *) c->systems.p)[i].flags
+                |= LGSP_SYSTEM_DOWN;
+        }
+    } else if (kind == CP_HEALTH_KIND_VERSION) {
+        i = find_id(&c->versions, sizeof(lgsp_snap_version_t),
+                    (uint64_t) ref_id);
+        if (i != LGSP_SNAP_NONE) {
+            ((lgsp_snap_version_t *) c->versions.p)[i].flags
+                |= LGSP_VERSION_DOWN;
+        }
+    }
+}
+
 int
 cp_snapshot_compile(sqlite3 *db, const cp_snapshot_opts_t *opts,
     cp_snapshot_t *out, char *err, size_t err_size)
@@ -934,6 +959,14 @@ cp_snapshot_compile(sqlite3 *db, const cp_snapshot_opts_t *opts,
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != 0) {
         goto done;
+    }
+
+    /* a health.db we cannot read leaves everybody up: the fail-fast 503
+     * is an optimisation, never a reason to refuse calls */
+    if (opts->health_db != NULL
+        && cp_health_each_down(opts->health_db, mark_down, &c) < 0)
+    {
+        cp_log("warn", "snapshot: health.db unreadable; nobody marked down");
     }
     rc = -1;
 

@@ -14,6 +14,7 @@ typedef struct {
     const char  *issuer;          /* the platform's "iss" (lgspd.conf) */
     uint64_t     generation;
     int64_t      now_ms;          /* created_ms, and the clock for dates */
+    sqlite3     *health_db;       /* health.db: who is down; NULL: nobody */
 } cp_snapshot_opts_t;
 
 typedef struct {

@@ -215,6 +215,17 @@ ngx_http_lgsp_access_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    /* step 7: a provider health says is down, when the version asks */
+
+    if ((ctx->version->flags & LGSP_VERSION_FAIL_FAST)
+        && ((ctx->version->flags & LGSP_VERSION_DOWN)
+            || (ctx->provider->flags & LGSP_SYSTEM_DOWN)))
+    {
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "provider_unavailable",
+                                  "the provider is down; try again later");
+    }
+
     /* step 8: what the proxy needs */
 
     return ngx_http_lgsp_forward(r, ctx, &path);
