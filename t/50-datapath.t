@@ -55,6 +55,13 @@ is($echo->{headers}{'x-lgsp-environment'}, 'production', 'environment sent');
 like($echo->{headers}{'x-lgsp-transaction-id'}, qr/^[0-9a-f]{32}$/, 'transaction id sent');
 is($echo->{headers}{'x-lgsp-transaction-id'}, $r->{headers}{'x-lgsp-transaction-id'},
    'the client sees the same transaction id');
+my $liar = $t->upstream(sub { (200, { 'X-LGSP-Transaction-Id' => 'from-provider' }, '{}') });
+$t->ctl_ok('service', 'version', 'add', 'citizen/v5', '--upstream', $liar->{url});
+$t->ctl_ok('service', 'publish', 'citizen/v5', '--env', 'production');
+$t->ctl_ok('grant', 'add', '--consumer', 'cons-sys', '--service', 'citizen/v5', '--env', 'production');
+$r = call('GET', '/api/citizen/v5/x', $tok);
+like($r->{headers}{'x-lgsp-transaction-id'}, qr/^[0-9a-f]{32}$/,
+     "one transaction id, the gateway's, even when the provider sends one");
 ok(!exists $echo->{headers}{authorization}, "the consumer's token is not forwarded");
 is($echo->{headers}{'x-lgsp-request-id'}, 'my-req:1', 'the client request id travels');
 like($echo->{headers}{host}, qr/^127\.0\.0\.1:\d+$/, 'Host is the provider');
