@@ -32,8 +32,15 @@ is($? >> 8, 0, 'lgspd exits 0 on SIGTERM');
 ok(!-e "$t->{home}/run/lgspd.sock", 'socket removed');
 $s = $t->get_json('/lgsp/status');
 ok(!$s->{ready}, 'not ready without lgspd');
+my ($wrc, undef, $werr) = $t->ctl('agency', 'add', 'H26.200', '--name', 'Thu');
+is($wrc, 0, 'a change while lgspd is down is still made');
+like($werr, qr/warning: lgspd is not running/, 'and lgspctl warns that it is not live yet');
+(undef, undef, $werr) = $t->ctl('agency', 'list');
+unlike($werr, qr/warning/, 'reading warns of nothing');
 $t->start_lgspd;
 ok($t->wait_ready(5), 'ready again after restart');
+(undef, undef, $werr) = $t->ctl('agency', 'add', 'H26.201', '--name', 'Thu 2');
+unlike($werr, qr/warning/, 'no warning while lgspd runs');
 
 # nginx -t names the directive and the value
 my $conf = $t->slurp("$t->{home}/nginx/nginx.conf");

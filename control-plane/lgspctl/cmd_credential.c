@@ -312,10 +312,6 @@ credential_revoke(ctl_t *ctl, int argc, char **argv)
     } else {
         printf("%s revoked\n", client_id);
     }
-    if (ctl_lgspd_pid(ctl) == 0) {
-        cp_err("warning: lgspd is not running; the gateway refuses this"
-               " credential's tokens once it publishes");
-    }
     rc = CP_EXIT_OK;
     goto done;
 

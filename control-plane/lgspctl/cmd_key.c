@@ -206,10 +206,6 @@ key_rotate(ctl_t *ctl, int argc, char **argv)
     } else {
         printf("%s\n", kid);
     }
-    if (ctl_lgspd_pid(ctl) == 0) {
-        cp_err("warning: lgspd is not running; new tokens use %s once it"
-               " starts", kid);
-    }
     rc = CP_EXIT_OK;
     goto done;
 
@@ -310,10 +306,6 @@ key_revoke(ctl_t *ctl, int argc, char **argv)
         printf("{\"kid\":\"%s\",\"state\":\"revoked\"}\n", kid);
     } else {
         printf("%s revoked\n", kid);
-    }
-    if (ctl_lgspd_pid(ctl) == 0) {
-        cp_err("warning: lgspd is not running; the gateway refuses this"
-               " key's tokens once it publishes");
     }
     rc = CP_EXIT_OK;
     goto done;

@@ -278,6 +278,13 @@ main(int argc, char **argv)
 
     rc = cmd->exec(&ctl, n, args);
     if (ctl.db != NULL) {
+        /* rows this command changed in the registry (audit.db and
+         * health.db have connections of their own) */
+        if (rc == CP_EXIT_OK && sqlite3_total_changes(ctl.db) > 0
+            && strcmp(cmd->name, "init") != 0)
+        {
+            ctl_warn_if_no_lgspd(&ctl);
+        }
         sqlite3_close(ctl.db);
     }
     return rc;
