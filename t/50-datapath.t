@@ -66,6 +66,51 @@ ok(!exists $echo->{headers}{authorization}, "the consumer's token is not forward
 is($echo->{headers}{'x-lgsp-request-id'}, 'my-req:1', 'the client request id travels');
 like($echo->{headers}{host}, qr/^127\.0\.0\.1:\d+$/, 'Host is the provider');
 
+# --- the version's own upstream credential ----------------------------
+for my $case (['citizen/v6', 'X-Api-Key', 'x-api-key', 'S3cret-Key!x'],
+              ['citizen/v7', 'Authorization', 'authorization', 'Bearer Pr0vider!tok']) {
+    my ($sv, $name, $lc, $secret) = @$case;
+    my $f = "$t->{home}/cred.txt";
+    open my $fh, '>', $f or die; print $fh "$name: $secret\n"; close $fh;
+    $t->ctl_ok('service', 'version', 'add', $sv, '--upstream', "$up->{url}/base",
+               '--upstream-header-file', $f);
+    unlink $f;
+    $t->ctl_ok('service', 'publish', $sv, '--env', 'production');
+    $t->ctl_ok('grant', 'add', '--consumer', 'cons-sys', '--service', $sv, '--env', 'production');
+    my $rr = call('GET', "/api/$sv/x", $tok, headers => { 'X-Api-Key' => 'client-sent' });
+    is($rr->{status}, 200, "$name credential: call") or diag($rr->{content});
+    my $e = decode_json($rr->{content});
+    is($e->{headers}{$lc}, $secret, "$name credential: the provider gets the version's");
+    isnt($e->{headers}{'x-api-key'}, 'client-sent', "$name: a client-sent copy never passes")
+        if $name eq 'X-Api-Key';
+    unlike($t->slurp($t->error_log), qr/\Q$secret\E/, "$name: the secret is not in the error log");
+}
+
+# --- upstream TLS is verified -------------------------------------------
+SKIP: {
+    my $tls_port = LGSP::Test::free_port();
+    my $dir = "$t->{home}/tls";
+    mkdir $dir;
+    system("openssl req -x509 -newkey rsa:2048 -nodes -keyout $dir/k.pem -out $dir/c.pem"
+           . " -days 1 -subj /CN=127.0.0.1 >/dev/null 2>&1") == 0 or skip 'openssl req', 2;
+    my $srv = fork // die;
+    if ($srv == 0) {
+        open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null';
+        exec 'openssl', 's_server', '-accept', $tls_port, '-cert', "$dir/c.pem",
+             '-key', "$dir/k.pem", '-www', '-quiet';
+    }
+    $t->wait_until(sub { IO::Socket::INET->new("127.0.0.1:$tls_port") }, 5);
+    $t->ctl_ok('service', 'version', 'add', 'citizen/v8', '--upstream', "https://127.0.0.1:$tls_port/");
+    $t->ctl_ok('service', 'publish', 'citizen/v8', '--env', 'production');
+    $t->ctl_ok('grant', 'add', '--consumer', 'cons-sys', '--service', 'citizen/v8', '--env', 'production');
+    envelope(call('GET', '/api/citizen/v8/x', $tok), 502, 'upstream_error',
+             'a self-signed provider certificate is refused');
+    like($t->slurp($t->error_log), qr/certificate verify failed|self.signed/i,
+         'because TLS verification failed');
+    kill 'TERM', $srv;
+    waitpid $srv, 0;
+}
+
 # --- sandbox reaches the sandbox upstream ------------------------------
 $r = call('GET', '/sandbox/api/citizen/v1/x', $stok);
 is($r->{status}, 200, 'sandbox call') or diag($r->{content});

@@ -23,6 +23,8 @@ static ngx_int_t ngx_http_lgsp_forward(ngx_http_request_t *r,
     ngx_http_lgsp_ctx_t *ctx, lgsp_path_t *path);
 static ngx_table_elt_t *ngx_http_lgsp_find_header(ngx_http_request_t *r,
     const char *name, size_t len);
+static ngx_int_t ngx_http_lgsp_upstream_credential(ngx_http_request_t *r,
+    ngx_http_lgsp_ctx_t *ctx);
 
 
 static const struct {
@@ -727,7 +729,101 @@ ngx_http_lgsp_forward(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     }
 
     ctx->upstream_uri.len = p - ctx->upstream_uri.data;
+
+    if (ngx_http_lgsp_upstream_credential(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ctx->allowed = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The version's own credential for its provider ("X-Api-Key: ..."): any
+ * copy the client sent is dropped and the gateway's added, by rebuilding
+ * the request's header list (the proxy passes that list through).  An
+ * Authorization credential needs none of this: the shipped configuration
+ * sets Authorization from $lgsp_upstream_authorization.
+ */
+
+static ngx_int_t
+ngx_http_lgsp_upstream_credential(ngx_http_request_t *r,
+    ngx_http_lgsp_ctx_t *ctx)
+{
+    u_char           *lowcase;
+    lgsp_sv_t         name, value;
+    ngx_uint_t        i;
+    ngx_list_t        headers;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *nh;
+
+    name = lgsp_snap_sv(ctx->snap, ctx->version->upstream_header_name);
+
+    if (name.len == 0
+        || (name.len == sizeof("Authorization") - 1
+            && ngx_strncasecmp((u_char *) name.data,
+                               (u_char *) "Authorization", name.len) == 0))
+    {
+        return NGX_OK;
+    }
+
+    value = lgsp_snap_sv(ctx->snap, ctx->version->upstream_header_value);
+
+    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == name.len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name.data, name.len)
+               == 0)
+        {
+            continue;
+        }
+
+        nh = ngx_list_push(&headers);
+        if (nh == NULL) {
+            return NGX_ERROR;
+        }
+
+        *nh = h[i];
+    }
+
+    nh = ngx_list_push(&headers);
+    lowcase = ngx_pnalloc(r->pool, name.len);
+
+    if (nh == NULL || lowcase == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(lowcase, (u_char *) name.data, name.len);
+
+    nh->key.data = (u_char *) name.data;
+    nh->key.len = name.len;
+    nh->value.data = (u_char *) value.data;
+    nh->value.len = value.len;
+    nh->lowcase_key = lowcase;
+    nh->hash = ngx_hash_key(lowcase, name.len);
+
+    r->headers_in.headers = headers;
 
     return NGX_OK;
 }

@@ -25,6 +25,12 @@ static ngx_int_t ngx_http_lgsp_upstream_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_lgsp_upstream_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_lgsp_upstream_set_session(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_lgsp_upstream_save_session(ngx_peer_connection_t *pc,
+    void *data);
+#endif
 
 
 char *
@@ -122,6 +128,11 @@ ngx_http_lgsp_upstream_init_peer(ngx_http_request_t *r,
     u->peer.get = ngx_http_lgsp_upstream_get_peer;
     u->peer.free = ngx_http_lgsp_upstream_free_peer;
     u->peer.tries = 1;
+#if (NGX_HTTP_SSL)
+    /* nginx calls these unconditionally with proxy_ssl_session_reuse on */
+    u->peer.set_session = ngx_http_lgsp_upstream_set_session;
+    u->peer.save_session = ngx_http_lgsp_upstream_save_session;
+#endif
 
     /*
      * Per-version timeouts: proxy_*_timeout take no variables, so the
@@ -169,3 +180,26 @@ ngx_http_lgsp_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
     /* one provider address per request: nothing to fall back to */
     pc->tries = 0;
 }
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * No TLS session cache of our own: connections to providers are kept
+ * alive, so a full handshake is rare, and a session cached per address
+ * would have to be invalidated when a snapshot moves a version elsewhere.
+ */
+
+static ngx_int_t
+ngx_http_lgsp_upstream_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_lgsp_upstream_save_session(ngx_peer_connection_t *pc, void *data)
+{
+}
+
+#endif

@@ -50,6 +50,7 @@ sub new {
     $ENV{LGSP_OPERATOR} //= 'test-operator';
     local $ENV{LGSP_PORT} = $self->{port};
     local $ENV{LGSP_WORKERS} = $self->{workers};
+    local $ENV{LGSP_CA_BUNDLE} = $o{ca_bundle} if $o{ca_bundle};
     system("$ROOT/scripts/mkhome") == 0 or die "mkhome failed";
     push @all, $self;
     if ($o{start} // 1) {
