@@ -72,5 +72,6 @@ int64_t ctl_audit_backlog(const ctl_t *ctl);
 int ctl_parse_time(const char *s, int64_t *ms);
 int cmd_health(ctl_t *ctl, int argc, char **argv);
 int cmd_incident(ctl_t *ctl, int argc, char **argv);
+int cmd_issuer(ctl_t *ctl, int argc, char **argv);
 
 #endif /* LGSPCTL_H */

@@ -87,6 +87,12 @@ static const ctl_command_t commands[] = {
       "lgspctl health history SYSTEM|CODE/VERSION [--since TIME] [--raw]" },
     { "incident", "incidents: targets that went down, and for how long",
       cmd_incident, "lgspctl incident list [--open] [--since TIME]" },
+    { "issuer", "trusted external token issuers (VDXP, a city SSO)",
+      cmd_issuer,
+      "lgspctl issuer add ISS --jwks FILE|URL --audience AUD [--env ENV]\n"
+      "    [--system-claim CLAIM]\n"
+      "lgspctl issuer list\n"
+      "lgspctl issuer remove ID" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -38,5 +38,8 @@ int lgspd_health_wait(lgspd_t *d, int fd, int timeout_ms);
 void lgspd_health_tick(lgspd_t *d);
 void lgspd_health_fini(lgspd_t *d);
 sqlite3 *lgspd_health_db(void);
+/* issuers.c: trusted issuers' JWKS (URL refetched, file reread when it
+ * changes); every tick, never waits; cleans up once d->stop is set */
+void lgspd_issuers_tick(lgspd_t *d);
 
 #endif /* LGSPD_H */

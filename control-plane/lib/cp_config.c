@@ -24,6 +24,7 @@ cp_config_defaults(cp_config_t *cf)
     cf->health_raw_days = 7;
     cf->health_summary_days = 90;
     cf->health_flush_s = 60;
+    cf->jwks_refresh_s = 300;
 }
 
 static int
@@ -114,6 +115,11 @@ cp_config_load(cp_config_t *cf, const char *path, char *err, size_t err_size)
         } else if (strcmp(key, "watch_interval_ms") == 0) {
             if (parse_int(val, 10, 250, &cf->watch_interval_ms) != 0) {
                 why = "watch_interval_ms must be between 10 and 250";
+                goto bad;
+            }
+        } else if (strcmp(key, "jwks_refresh_s") == 0) {
+            if (parse_int(val, 1, 86400, &cf->jwks_refresh_s) != 0) {
+                why = "jwks_refresh_s must be between 1 and 86400";
                 goto bad;
             }
         } else if (strcmp(key, "keep_snapshots") == 0) {

@@ -23,6 +23,7 @@ typedef struct {
     int  health_summary_days;      /* state changes, summaries, incidents */
     char health_webhook[512];      /* incident notifications; "" none */
     int  health_flush_s;           /* results a crash may lose, seconds */
+    int  jwks_refresh_s;           /* trusted issuers' URL JWKS refetched */
 } cp_config_t;
 
 void cp_config_defaults(cp_config_t *cf);

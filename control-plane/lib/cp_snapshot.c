@@ -22,12 +22,14 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
+#include "cp_jwks.h"
 #include "cp_snapshot.h"
 #include "cp_health.h"
 #include "cp_util.h"
 #include "lgsp_snapshot.h"
 
-cp_snapshot_jwks_pt  cp_snapshot_jwks_hook;
+/* trusted issuers' JWKS (cp_jwks.c) */
+cp_snapshot_jwks_pt  cp_snapshot_jwks_hook = cp_jwks_keys;
 
 /* ---- growable buffers ------------------------------------------------- */
 

@@ -72,6 +72,8 @@ static lgsp_jwt_rc_e lgsp_jwt_parse_header(lgsp_jwt_t *jwt,
 static lgsp_jwt_rc_e lgsp_jwt_parse_claims(lgsp_jwt_t *jwt,
     unsigned char *buf, size_t len);
 static int lgsp_jwt_str_eq(const lgsp_jwt_str_t *s, const char *lit);
+static int lgsp_jwt_str_same(const lgsp_jwt_str_t *a,
+    const lgsp_jwt_str_t *b);
 
 
 /* -1: not in the base64url alphabet (RFC 4648 §5); '=' is refused too */
@@ -120,12 +122,27 @@ lgsp_jwt_rc_e
 lgsp_jwt_parse(lgsp_jwt_t *jwt, const unsigned char *token, size_t len,
     unsigned char *scratch, size_t scratch_len)
 {
+    return lgsp_jwt_parse_claim(jwt, token, len, scratch, scratch_len,
+                                NULL, 0);
+}
+
+
+lgsp_jwt_rc_e
+lgsp_jwt_parse_claim(lgsp_jwt_t *jwt, const unsigned char *token, size_t len,
+    unsigned char *scratch, size_t scratch_len, const char *name,
+    size_t name_len)
+{
     size_t                h_len, p_len, s_len, need, n;
     lgsp_jwt_rc_e         rc;
     unsigned char        *hdr, *claims, *sig;
     const unsigned char  *dot1, *dot2, *payload, *signature;
 
     memset(jwt, 0, sizeof(lgsp_jwt_t));
+
+    if (name != NULL && name_len > 0) {
+        jwt->claim_name.data = (const unsigned char *) name;
+        jwt->claim_name.len = name_len;
+    }
 
     if (len > LGSP_JWT_MAX_LEN) {
         return LGSP_JWT_TOO_LONG;
@@ -1300,6 +1317,9 @@ lgsp_jwt_claims_member(lgsp_jwt_json_t *js, const lgsp_jwt_str_t *name,
         num = &jwt->iat;
         jwt->has_iat = 1;
 
+    } else if (lgsp_jwt_str_same(name, &jwt->claim_name)) {
+        dst = &jwt->claim;
+
     } else if (!lgsp_jwt_str_eq(name, "aud")) {
         return lgsp_jwt_json_skip_value(js, 0);
     }
@@ -1309,7 +1329,16 @@ lgsp_jwt_claims_member(lgsp_jwt_json_t *js, const lgsp_jwt_str_t *name,
             return LGSP_JWT_BAD_CLAIM;
         }
 
-        return lgsp_jwt_json_string(js, dst);
+        rc = lgsp_jwt_json_string(js, dst);
+
+        /* the asked-for claim may be one of the known ones ("client_id") */
+        if (rc == LGSP_JWT_OK && dst != &jwt->claim
+            && lgsp_jwt_str_same(name, &jwt->claim_name))
+        {
+            jwt->claim = *dst;
+        }
+
+        return rc;
     }
 
     if (num) {
@@ -1379,6 +1408,14 @@ lgsp_jwt_claims_member(lgsp_jwt_json_t *js, const lgsp_jwt_str_t *name,
     jwt->naud = (total < LGSP_JWT_MAX_AUD) ? total : LGSP_JWT_MAX_AUD;
 
     return LGSP_JWT_OK;
+}
+
+
+static int
+lgsp_jwt_str_same(const lgsp_jwt_str_t *a, const lgsp_jwt_str_t *b)
+{
+    return a->data != NULL && b->data != NULL && a->len == b->len
+           && memcmp(a->data, b->data, a->len) == 0;
 }
 
 

@@ -88,6 +88,10 @@ typedef struct {
     lgsp_jwt_str_t          aud[LGSP_JWT_MAX_AUD];
     unsigned                naud;
 
+    /* the string claim lgsp_jwt_parse_claim() was asked for */
+    lgsp_jwt_str_t          claim_name;
+    lgsp_jwt_str_t          claim;
+
     int64_t                 iat;
     int64_t                 nbf;
     int64_t                 exp;
@@ -114,6 +118,15 @@ typedef struct {
  */
 lgsp_jwt_rc_e lgsp_jwt_parse(lgsp_jwt_t *jwt, const unsigned char *token,
     size_t len, unsigned char *scratch, size_t scratch_len);
+
+/*
+ * lgsp_jwt_parse(), also keeping the string claim called name (a trusted
+ * issuer's system claim) in jwt->claim; absent, it stays data == NULL, and
+ * a value that is not a string is LGSP_JWT_BAD_CLAIM.
+ */
+lgsp_jwt_rc_e lgsp_jwt_parse_claim(lgsp_jwt_t *jwt,
+    const unsigned char *token, size_t len, unsigned char *scratch,
+    size_t scratch_len, const char *name, size_t name_len);
 
 /*
  * Checks the signature with the key of the token's kid.  pinned_alg comes

@@ -641,6 +641,41 @@ lgsp_snap_key(const lgsp_snapshot_t *snap, const char *kid, size_t len)
 #undef RESULT
 }
 
+const lgsp_snap_key_t *
+lgsp_snap_key_issued(const lgsp_snapshot_t *snap, const char *kid,
+    size_t len, const char *iss, size_t iss_len, uint32_t env)
+{
+    uint32_t  h = lgsp_snap_hash(kid, len), r;
+
+    if (env > LGSP_ENV_SANDBOX) {
+        return NULL;
+    }
+
+#define RESULT(r)  (&snap->keys[r])
+    PROBE(snap->idx_key, h, r,
+          str_eq(snap, snap->keys[r].kid, kid, len)
+          && snap->keys[r].issuer < snap->nissuers
+          && str_eq(snap, snap->issuers[snap->keys[r].issuer].iss, iss,
+                    iss_len)
+          && (snap->issuers[snap->keys[r].issuer].env_mask
+              & LGSP_ENV_BIT(env)));
+#undef RESULT
+}
+
+const lgsp_snap_key_t *
+lgsp_snap_key_of_issuer(const lgsp_snapshot_t *snap, const char *kid,
+    size_t len, uint64_t issuer_id)
+{
+    uint32_t  h = lgsp_snap_hash(kid, len), r;
+
+#define RESULT(r)  (&snap->keys[r])
+    PROBE(snap->idx_key, h, r,
+          str_eq(snap, snap->keys[r].kid, kid, len)
+          && snap->keys[r].issuer < snap->nissuers
+          && snap->issuers[snap->keys[r].issuer].id == issuer_id);
+#undef RESULT
+}
+
 const lgsp_snap_issuer_t *
 lgsp_snap_issuer(const lgsp_snapshot_t *snap, const char *iss, size_t len)
 {

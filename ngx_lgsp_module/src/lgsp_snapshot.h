@@ -94,6 +94,17 @@ const lgsp_snap_grant_t *lgsp_snap_grant(const lgsp_snapshot_t *snap,
     uint64_t system_id, uint64_t version_id, uint32_t env);
 const lgsp_snap_key_t *lgsp_snap_key(const lgsp_snapshot_t *snap,
     const char *kid, size_t len);
+/*
+ * Trusted issuers choose their kids, so one kid may be another issuer's
+ * too, and an issuer trusted in both environments brings the same keys
+ * twice: the key of that kid issued by iss for env, or by the issuer of
+ * that id.
+ */
+const lgsp_snap_key_t *lgsp_snap_key_issued(const lgsp_snapshot_t *snap,
+    const char *kid, size_t len, const char *iss, size_t iss_len,
+    uint32_t env);
+const lgsp_snap_key_t *lgsp_snap_key_of_issuer(const lgsp_snapshot_t *snap,
+    const char *kid, size_t len, uint64_t issuer_id);
 const lgsp_snap_issuer_t *lgsp_snap_issuer(const lgsp_snapshot_t *snap,
     const char *iss, size_t len);
 /* The same issuer may be trusted in both environments with different

@@ -339,6 +339,7 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     time_t                         now;
     lgsp_tcache_t                 *tc;
     lgsp_tcache_value_t            cached;
+    lgsp_jwt_str_t                 subject;
     u_char                         scratch[LGSP_JWT_SCRATCH_SIZE];
 
     if (r->headers_in.authorization == NULL) {
@@ -392,22 +393,48 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
 
     snap = ctx->snap;
 
-    key = lgsp_snap_key(snap, (const char *) jwt.kid.data, jwt.kid.len);
+    /* the key of this kid from this issuer, trusted in this environment:
+     * another issuer's key of the same kid never stands in for it */
+    key = lgsp_snap_key_issued(snap, (const char *) jwt.kid.data,
+                               jwt.kid.len, (const char *) jwt.iss.data,
+                               jwt.iss.len, (uint32_t) ctx->environment);
     if (key == NULL) {
+        if (lgsp_snap_key(snap, (const char *) jwt.kid.data, jwt.kid.len)
+            == NULL)
+        {
+            return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
+                                           "the token's key is unknown");
+        }
+
         return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
-                                       "the token's key is unknown");
+                                       "the token's issuer is not trusted "
+                                       "here");
     }
 
     iss = &snap->issuers[key->issuer];
 
-    if (jwt.iss.len != iss->iss.len
-        || ngx_memcmp(jwt.iss.data, snap->strings + iss->iss.off,
-                      jwt.iss.len) != 0
-        || !(iss->env_mask & LGSP_ENV_BIT(ctx->environment)))
+    /* the claim that names the calling system: sub, unless a trusted
+     * issuer says otherwise; the token is read again to keep it */
+
+    subject = jwt.sub;
+
+    if (!(iss->flags & LGSP_ISSUER_PLATFORM)
+        && !(iss->system_claim.len == 3
+             && ngx_memcmp(snap->strings + iss->system_claim.off, "sub", 3)
+                == 0))
     {
-        return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
-                                       "the token's issuer is not trusted "
-                                       "here");
+        rc = lgsp_jwt_parse_claim(&jwt, token, len, scratch,
+                                  sizeof(scratch),
+                                  snap->strings + iss->system_claim.off,
+                                  iss->system_claim.len);
+        if (rc != LGSP_JWT_OK) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "lgsp: token refused: %s", lgsp_jwt_strerror(rc));
+            return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
+                                           "the token is malformed");
+        }
+
+        subject = jwt.claim;
     }
 
     if (iss->flags & LGSP_ISSUER_PLATFORM) {
@@ -468,9 +495,16 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
         ctx->client_id.len = cred->client_id.len;
     }
 
+    /* a token that names no system is not one we issue or accept */
+
+    if (subject.data == NULL || subject.len == 0) {
+        return ngx_http_lgsp_bad_token(r, ctx, "invalid_token",
+                                       "the token names no calling system");
+    }
+
     /* step 4: who is calling */
 
-    sys = lgsp_snap_system(snap, (const char *) jwt.sub.data, jwt.sub.len);
+    sys = lgsp_snap_system(snap, (const char *) subject.data, subject.len);
 
     if (sys == NULL
         || (ctx->credential && &snap->systems[ctx->credential->system] != sys))
@@ -563,9 +597,9 @@ ngx_http_lgsp_token_cached(ngx_http_lgsp_ctx_t *ctx, const u_char *token,
 
     snap = ctx->snap;
 
-    key = lgsp_snap_key(snap, (const char *) v.kid, v.kid_len);
+    key = lgsp_snap_key_of_issuer(snap, (const char *) v.kid, v.kid_len,
+                                  v.issuer_id);
     if (key == NULL
-        || snap->issuers[key->issuer].id != v.issuer_id
         || !(snap->issuers[key->issuer].env_mask
              & LGSP_ENV_BIT(ctx->environment))
         || (key->verify_until && now > key->verify_until))
