@@ -163,7 +163,8 @@ teardown(void)
 static void
 compile(cp_snapshot_t *out, uint64_t gen)
 {
-    cp_snapshot_opts_t  o = { "https://lgsp.example.vn", gen, cp_now_ms() };
+    cp_snapshot_opts_t  o = { "https://lgsp.example.vn", gen, cp_now_ms(),
+                              NULL };
     char                err[256];
 
     ck_assert_msg(cp_snapshot_compile(db, &o, out, err, sizeof(err)) == 0,
