@@ -158,6 +158,7 @@ main(int argc, char **argv)
         lgspd_publish_cron(d);
         lgspd_audit_tick(d);
         lgspd_health_tick(d);
+        lgspd_metrics_tick(d);
     }
 
     lgspd_http_stop(d);

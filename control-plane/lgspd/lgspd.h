@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "cp_config.h"
@@ -37,5 +38,12 @@ int lgspd_health_init(lgspd_t *d);
 int lgspd_health_wait(lgspd_t *d, int fd, int timeout_ms);
 void lgspd_health_tick(lgspd_t *d);
 void lgspd_health_fini(lgspd_t *d);
+
+/* metrics.c: the control plane's Prometheus metrics, written to
+ * run/metrics.prom for the gateway's /lgsp/metrics; every tick */
+void lgspd_metrics_tick(lgspd_t *d);
+int64_t lgspd_audit_lag_ms(void);
+void lgspd_health_metrics(int *lag_ms, int *targets, int *down,
+                          long long *incidents_open);
 
 #endif /* LGSPD_H */
