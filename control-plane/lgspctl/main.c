@@ -87,6 +87,15 @@ static const ctl_command_t commands[] = {
       "lgspctl health history SYSTEM|CODE/VERSION [--since TIME] [--raw]" },
     { "incident", "incidents: targets that went down, and for how long",
       cmd_incident, "lgspctl incident list [--open] [--since TIME]" },
+    { "report", "calls per agency and service version, by day or month",
+      cmd_report,
+      "lgspctl report daily|monthly [--date YYYY-MM-DD] [--format"
+      " table|json|csv]\n"
+      "        [--env production|sandbox]" },
+    { "reconcile", "compare a partner's list of transactions with ours",
+      cmd_reconcile,
+      "lgspctl reconcile FILE.csv [--as consumer|provider CODE|SYSTEM]\n"
+      "        [--since TIME] [--until TIME]" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
