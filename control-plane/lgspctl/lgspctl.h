@@ -74,4 +74,9 @@ int cmd_health(ctl_t *ctl, int argc, char **argv);
 int cmd_incident(ctl_t *ctl, int argc, char **argv);
 int cmd_issuer(ctl_t *ctl, int argc, char **argv);
 
+/* cmd_report.c, cmd_reconcile.c: reports from the audit summaries, and
+ * reconciliation with a partner's own list of transactions */
+int cmd_report(ctl_t *ctl, int argc, char **argv);
+int cmd_reconcile(ctl_t *ctl, int argc, char **argv);
+
 #endif /* LGSPCTL_H */

@@ -93,6 +93,15 @@ static const ctl_command_t commands[] = {
       "    [--system-claim CLAIM]\n"
       "lgspctl issuer list\n"
       "lgspctl issuer remove ID" },
+    { "report", "calls per agency and service version, by day or month",
+      cmd_report,
+      "lgspctl report daily|monthly [--date YYYY-MM-DD] [--format"
+      " table|json|csv]\n"
+      "        [--env production|sandbox]" },
+    { "reconcile", "compare a partner's list of transactions with ours",
+      cmd_reconcile,
+      "lgspctl reconcile FILE.csv [--as consumer|provider CODE|SYSTEM]\n"
+      "        [--since TIME] [--until TIME]" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

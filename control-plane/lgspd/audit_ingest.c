@@ -23,6 +23,7 @@
 #include "lgspd.h"
 #include "cp_audit.h"
 #include "cp_audit_archive.h"
+#include "cp_audit_summary.h"
 #include "cp_store.h"
 #include "cp_util.h"
 #include "lgsp_spool.h"
@@ -40,6 +41,9 @@ static struct {
     char       spool[PATH_MAX + 32];
     char       archive[PATH_MAX + 32];
     char       keys[PATH_MAX + 32];
+    cp_summary_t *summary;         /* the batch's daily summaries */
+    int64_t    caught_up_ms;       /* when the spool was last all read */
+    int        behind;             /* this tick left records unread */
 } audit;
 
 typedef struct {
@@ -76,6 +80,7 @@ ingest_batch(const char *name, const void *base, uint32_t total,
         cp_log("error", "audit.db: begin: %s", sqlite3_errmsg(db));
         return -1;
     }
+    cp_summary_reset(audit.summary);
 
     pos_st = cp_db_prepare(db, "SELECT position FROM spool_positions"
                                " WHERE segment = ?1");
@@ -159,8 +164,18 @@ ingest_batch(const char *name, const void *base, uint32_t total,
                    (int) row[CP_AC_TXN_ID].len, row[CP_AC_TXN_ID].s);
             continue;
         }
+        if (cp_summary_add(audit.summary, row) != 0) {
+            cp_log("error", "audit: summary: out of memory");
+            goto rollback;
+        }
         seq++;
         memcpy(prev, hash, sizeof(prev));
+    }
+
+    /* the summaries move with the records, in their transaction */
+    if (cp_summary_flush(audit.summary, db) != 0) {
+        cp_log("error", "audit.db: summary: %s", sqlite3_errmsg(db));
+        goto rollback;
     }
 
     sqlite3_bind_int64(upd, 1, seq);
@@ -301,6 +316,9 @@ ingest_segment(const char *name, pid_t owner, int *budget)
         }
     }
     munmap(base, (size_t) st.st_size);
+    if (pos < total) {
+        audit.behind = 1;
+    }
 
     if (r == 0 && sealed && pos == total) {
         if (unlink(path) != 0) {
@@ -371,11 +389,15 @@ ingest_spool(void)
     closedir(d);
 
     qsort(names, n, sizeof(seg_name_t), cmp_names);
+    audit.behind = 0;
     for (size_t i = 0; i < n && budget > 0; i++) {
         lgsp_spool_name(names[i].name, &pid);
         ingest_segment(names[i].name, pid, &budget);
     }
     free(names);
+    if (!audit.behind && budget > 0) {
+        audit.caught_up_ms = cp_now_ms();
+    }
 }
 
 static void
@@ -419,6 +441,14 @@ lgspd_audit_tick(lgspd_t *d)
             audit.retry_open_ms = now + 60000;
             return;
         }
+        if (audit.summary == NULL) {
+            audit.summary = cp_summary_new();
+            if (audit.summary == NULL) {
+                cp_log("error", "audit: out of memory; retrying in 5 s");
+                audit.retry_open_ms = now + 5000;
+                return;
+            }
+        }
         audit.db = cp_audit_open(&d->home, 1);
         if (audit.db == NULL) {
             cp_log("error", "audit: cannot open audit.db; retrying in 5 s");
@@ -434,4 +464,17 @@ lgspd_audit_tick(lgspd_t *d)
         audit.next_cron_ms = now + CRON_INTERVAL_MS;
         audit_cron(d, now);
     }
+}
+
+/*
+ * For metrics: how long since the ingester last read every committed
+ * record of the spool (0 while it keeps up); -1 before audit.db opened.
+ */
+int64_t
+lgspd_audit_lag_ms(void)
+{
+    if (audit.db == NULL || audit.caught_up_ms == 0) {
+        return -1;
+    }
+    return cp_now_ms() - audit.caught_up_ms;
 }

@@ -1225,3 +1225,19 @@ lgspd_health_db(void)
 {
     return hl.hdb;
 }
+
+/* For metrics (main loop only): the poller's lag and the open incidents
+ * (-1 when health.db cannot tell). */
+void
+lgspd_health_metrics(int *lag_ms, int *targets, int *down,
+                     long long *incidents_open)
+{
+    pthread_mutex_lock(&hl.mu);
+    *lag_ms = hl.lag_ms;
+    *targets = hl.ntargets;
+    *down = hl.ndown;
+    pthread_mutex_unlock(&hl.mu);
+    *incidents_open = hl.hdb == NULL ? -1
+                      : cp_db_int(hl.hdb, "SELECT count(*) FROM incidents"
+                                          " WHERE closed_ms IS NULL", -1);
+}

@@ -159,6 +159,7 @@ main(int argc, char **argv)
         lgspd_audit_tick(d);
         lgspd_health_tick(d);
         lgspd_issuers_tick(d);
+        lgspd_metrics_tick(d);
     }
 
     lgspd_http_stop(d);

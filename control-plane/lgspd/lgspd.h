@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "cp_config.h"
@@ -41,5 +42,12 @@ sqlite3 *lgspd_health_db(void);
 /* issuers.c: trusted issuers' JWKS (URL refetched, file reread when it
  * changes); every tick, never waits; cleans up once d->stop is set */
 void lgspd_issuers_tick(lgspd_t *d);
+
+/* metrics.c: the control plane's Prometheus metrics, written to
+ * run/metrics.prom for the gateway's /lgsp/metrics; every tick */
+void lgspd_metrics_tick(lgspd_t *d);
+int64_t lgspd_audit_lag_ms(void);
+void lgspd_health_metrics(int *lag_ms, int *targets, int *down,
+                          long long *incidents_open);
 
 #endif /* LGSPD_H */

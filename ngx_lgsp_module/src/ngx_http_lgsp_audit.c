@@ -160,6 +160,9 @@ ngx_http_lgsp_audit_handler(ngx_http_request_t *r)
         LGSP_AUDIT_SET(&rec, reason, reason, ngx_strlen(reason));
     }
 
+    ngx_http_lgsp_metrics_count(ctx, rec.result, reason,
+                                (ngx_msec_t) (rec.duration_us / 1000));
+
     snap = ctx->snap;
 
     if (snap) {

@@ -89,6 +89,13 @@ static ngx_command_t  ngx_http_lgsp_commands[] = {
       0,
       NULL },
 
+    { ngx_string("lgsp_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_lgsp_metrics,
+      0,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -211,7 +218,8 @@ ngx_http_lgsp_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (ngx_http_lgsp_limit_zone_add(cf, lmcf) != NGX_OK
-        || ngx_http_lgsp_tcache_zone_add(cf, lmcf) != NGX_OK)
+        || ngx_http_lgsp_tcache_zone_add(cf, lmcf) != NGX_OK
+        || ngx_http_lgsp_metrics_zone_add(cf, lmcf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

@@ -147,5 +147,13 @@ const lgsp_snapshot_t *ngx_http_lgsp_snapshot_pin(ngx_http_request_t *r);
 EVP_PKEY *ngx_http_lgsp_snapshot_key(const lgsp_snapshot_t *snap,
     uint32_t index);
 
+/* metrics (ngx_http_lgsp_metrics.c): GET /lgsp/metrics, and the log
+ * phase's count of one call (result 0: "00", 1: "01") */
+char *ngx_http_lgsp_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_lgsp_metrics_zone_add(ngx_conf_t *cf,
+    ngx_http_lgsp_main_conf_t *lmcf);
+void ngx_http_lgsp_metrics_count(ngx_http_lgsp_ctx_t *ctx, ngx_uint_t result,
+    const char *reason, ngx_msec_t duration);
+
 
 #endif /* NGX_HTTP_LGSP_MODULE_H */
