@@ -57,7 +57,8 @@ cp_form_load(const char *file, const char *form, char *why, size_t size)
                  errno == EFBIG ? "larger than 1 MB" : strerror(errno));
         return NULL;
     }
-    doc = cJSON_ParseWithLengthOpts(text, len, &end, 1);
+    /* len + 1: cJSON wants to see the terminating NUL after the document */
+    doc = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
     if (doc == NULL) {
         int line = 1;
 

@@ -125,7 +125,7 @@ check_type(js_t *js, const cJSON *t, const cJSON *v, const char *path)
         if (is_type(v, t->valuestring)) {
             return 0;
         }
-        return fail(js, path, "must be %s", t->valuestring);
+        return fail(js, path, "must be of type %s", t->valuestring);
     }
     if (!cJSON_IsArray(t)) {
         return schema_fail(js, path, "schema: \"type\" is %s",
@@ -141,7 +141,7 @@ check_type(js_t *js, const cJSON *t, const cJSON *v, const char *path)
             strncat(want, e->valuestring, sizeof(want) - strlen(want) - 1);
         }
     }
-    return fail(js, path, "must be %s", want);
+    return fail(js, path, "must be of type %s", want);
 }
 
 static int
