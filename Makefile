@@ -29,8 +29,9 @@ UNIT_OBJS  := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/t/unit/run.o
 SQL_FILES  := $(sort $(wildcard schemas/sql/*.sql))
 AUDIT_SQL  := $(sort $(wildcard schemas/sql-audit/*.sql))
 HEALTH_SQL := $(sort $(wildcard schemas/sql-health/*.sql))
+FORM_JSON  := $(sort $(wildcard schemas/forms/form-*.schema.json))
 GEN_HDRS   := $(BUILD)/gen/lgsp_migrations.h $(BUILD)/gen/lgsp_audit_migrations.h \
-              $(BUILD)/gen/health_migrations.h
+              $(BUILD)/gen/health_migrations.h $(BUILD)/gen/lgsp_form_schemas.h
 
 BINS := $(BUILD)/bin/lgspd $(BUILD)/bin/lgspctl
 
@@ -70,6 +71,10 @@ $(BUILD)/gen/lgsp_audit_migrations.h: $(AUDIT_SQL) scripts/sql2c
 $(BUILD)/gen/health_migrations.h: $(HEALTH_SQL) scripts/sql2c
 	@mkdir -p $(@D)
 	@scripts/sql2c -n health_migrations $(HEALTH_SQL) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/lgsp_form_schemas.h: $(FORM_JSON) scripts/forms2c
+	@mkdir -p $(@D)
+	@scripts/forms2c $(FORM_JSON) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(@D)

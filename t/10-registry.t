@@ -166,7 +166,7 @@ ok($v1->{upstream_credential}, 'credential present...');
 unlike(encode_json($svc), qr/3cr3t/, '...but never in --json');
 
 my $hf = "$t->{home}/hdr";
-open my $fh, '>', $hf or die; print $fh "X-Api-Key: file-s3cr3t\n"; close $fh;
+open my $fh, '>', $hf or die; print $fh "X-Api-Key: File-s3cr3t\n"; close $fh;
 $a = json('service', 'add', 'land', '--provider', 'citizen-app', '--name', 'Land',
           '--upstream', 'https://land.example.vn', '--version', '2.0',
           '--upstream-header-file', $hf);

@@ -5,6 +5,7 @@
  * read from a file or stdin, never argv, and never printed or logged.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "lgspctl.h"
 #include "cp_cli.h"
+#include "cp_forms.h"
 #include "cp_lifecycle.h"
 #include "cp_registry.h"
 #include "cp_store.h"
@@ -26,6 +28,7 @@ enum {
     O_PROVIDER = 256, O_NAME, O_UPSTREAM, O_VERSION, O_SANDBOX, O_METHODS,
     O_RATE, O_BURST, O_HEALTH, O_HEADER, O_NOHEADER, O_TIMEOUT, O_BODY,
     O_FAILFAST, O_ENV, O_SUNSET, O_SUCCESSOR, O_FORCE, O_REASON, O_DATE,
+    O_FORM, O_PRINTFORM,
 };
 
 /* per-version settings from the command line; has_* says given */
@@ -256,7 +259,116 @@ insert_version(sqlite3 *db, long long service_id, const char *version,
     return vopts_apply(db, id, v) == 0 ? id : -1;
 }
 
+/* A lifecycle change announces itself in the notices (Art. 11.6; they
+ * feed the catalog), inside the change's own transaction.  0 or -1. */
+static int
+announce(ctl_t *ctl, const char *kind, const char *target, int64_t start,
+         int64_t end, const char *reason, const char *fmt, ...)
+{
+    char    text[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    return ctl_notice_auto(ctl->db, kind, target, start, end, text, reason)
+           < 0 ? -1 : 0;
+}
+
 /* --- add / version add / set ------------------------------------------- */
+
+/* Form 01 (already valid against its schema): its fields as if they had
+ * been given as flags, so they pass the same checks.  0 or an exit
+ * status. */
+static int
+offer_form(const cJSON *doc, const char **code, const char **provider,
+           const char **name, const char **version, vopts_t *v)
+{
+    static const struct {
+        const char *path;
+        int         opt;
+    } urls[] = {
+        { "service/upstream", O_UPSTREAM },
+        { "service/sandbox_upstream", O_SANDBOX },
+        { "service/health_url", O_HEALTH },
+    };
+    static const struct {
+        const char *name;
+        int         opt;
+    } nums[] = {
+        { "rate", O_RATE }, { "burst", O_BURST }, { "timeout", O_TIMEOUT },
+    };
+    const cJSON *svc = cJSON_GetObjectItemCaseSensitive(doc, "service");
+    const cJSON *m, *n;
+    char         methods[96] = "", num[32];
+
+    *code = cp_form_str(doc, "service/code");
+    *provider = cp_form_str(doc, "provider");
+    *name = cp_form_str(doc, "service/name");
+    if (cp_form_str(doc, "service/version") != NULL) {
+        *version = cp_form_str(doc, "service/version");
+    }
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        const char *u = cp_form_str(doc, urls[i].path);
+
+        if (u != NULL && vopt(urls[i].opt, u, v, "service add --form", 0)) {
+            return CP_EXIT_USAGE;
+        }
+    }
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(svc, "methods")) {
+        if (strlen(methods) + strlen(m->valuestring) + 2 > sizeof(methods)) {
+            return cp_bad("service add --form: too many methods");
+        }
+        strcat(methods, methods[0] ? "," : "");
+        strcat(methods, m->valuestring);
+    }
+    if (vopt(O_METHODS, methods, v, "service add --form", 0) != 0) {
+        return CP_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        n = cJSON_GetObjectItemCaseSensitive(svc, nums[i].name);
+        if (cJSON_IsNumber(n)) {
+            snprintf(num, sizeof(num), "%.0f", n->valuedouble);
+            if (vopt(nums[i].opt, num, v, "service add --form", 0) != 0) {
+                return CP_EXIT_USAGE;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Keep the offer (Form 01) with the service: its purpose and the form. */
+static int
+keep_form(sqlite3 *db, long long sid, const cJSON *form)
+{
+    sqlite3_stmt *st;
+    char         *text;
+    int           rc;
+
+    if (form == NULL) {
+        return 0;
+    }
+    text = cJSON_PrintUnformatted(form);
+    st = cp_db_prepare(db, "UPDATE services SET purpose = ?2, form = ?3"
+                           " WHERE id = ?1");
+    if (st == NULL || text == NULL) {
+        sqlite3_finalize(st);
+        cJSON_free(text);
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_text(st, 2, cp_form_str(form, "service/purpose"), -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    cJSON_free(text);
+    return rc;
+}
+
+static int service_add_checked(ctl_t *ctl, const char *code,
+    const char *provider, const char *name, const char *version, vopts_t *vp,
+    const cJSON *form);
 
 static int
 service_add(ctl_t *ctl, int argc, char **argv)
@@ -265,16 +377,17 @@ service_add(ctl_t *ctl, int argc, char **argv)
         { "provider", required_argument, NULL, O_PROVIDER },
         { "name",     required_argument, NULL, O_NAME },
         { "version",  required_argument, NULL, O_VERSION },
+        { "form",       required_argument, NULL, O_FORM },
+        { "print-form", no_argument,       NULL, O_PRINTFORM },
         VOPTS_LONG,
         { NULL, 0, NULL, 0 }
     };
     const char       *provider = NULL, *name = NULL, *version = "v1", *code;
+    const char       *form_file = NULL;
+    cJSON            *form = NULL;
+    char              why[800];
+    int               print_form = 0;
     vopts_t           v;
-    cp_system_ref_t   p;
-    cp_service_ref_t  s;
-    sqlite3_stmt     *st;
-    long long         sid, vid;
-    char              object[160];
     int               c, rc;
 
     vopts_init(&v);
@@ -283,6 +396,8 @@ service_add(ctl_t *ctl, int argc, char **argv)
         case O_PROVIDER: provider = optarg; break;
         case O_NAME: name = optarg; break;
         case O_VERSION: version = optarg; break;
+        case O_FORM: form_file = optarg; break;
+        case O_PRINTFORM: print_form = 1; break;
         default:
             rc = c == '?' ? 1 : vopt(c, optarg, &v, "service add", 0);
             if (rc != 0) {
@@ -290,13 +405,62 @@ service_add(ctl_t *ctl, int argc, char **argv)
             }
         }
     }
-    if (optind + 1 != argc || provider == NULL || name == NULL
-        || v.upstream == NULL)
+    if (print_form && form_file == NULL) {
+        cp_bad("service add: --print-form needs --form FILE");
+        return usage();
+    }
+    if (form_file != NULL) {
+        /* the form is the offer: only the credential (a secret, never in
+         * a form that gets printed) may come beside it */
+        if (optind != argc || provider || name || strcmp(version, "v1")
+            || v.upstream || v.sandbox || v.health || v.has_methods
+            || v.has_rate || v.has_burst || v.has_timeout || v.has_body)
+        {
+            cp_bad("service add: with --form, everything but"
+                   " --upstream-header-file comes from the form");
+            return usage();
+        }
+        form = cp_form_load(form_file, "01", why, sizeof(why));
+        if (form == NULL) {
+            cp_err("service add: %s", why);
+            return CP_EXIT_REFUSED;
+        }
+        if (print_form) {
+            cp_form_render(form, stdout);
+            cJSON_Delete(form);
+            return CP_EXIT_OK;
+        }
+        rc = offer_form(form, &code, &provider, &name, &version, &v);
+        if (rc != 0) {
+            cJSON_Delete(form);
+            return rc;
+        }
+    } else if (optind + 1 != argc || provider == NULL || name == NULL
+               || v.upstream == NULL)
     {
         cp_bad("service add: needs CODE, --provider, --name and --upstream");
         return usage();
+    } else {
+        code = argv[optind];
     }
-    code = argv[optind];
+    /* the form's strings live until here: free it on every return below */
+    rc = service_add_checked(ctl, code, provider, name, version, &v, form);
+    cJSON_Delete(form);
+    return rc;
+}
+
+static int
+service_add_checked(ctl_t *ctl, const char *code, const char *provider,
+                    const char *name, const char *version, vopts_t *vp,
+                    const cJSON *form)
+{
+    cp_system_ref_t   p;
+    cp_service_ref_t  s;
+    sqlite3_stmt     *st;
+    long long         sid, vid;
+    char              object[160];
+    int               rc;
+
     if (cp_valid_service_code(code) != 0) {
         return cp_bad("service add: \"%s\": a service code is"
                       " [a-z0-9][a-z0-9-]{0,63}", code);
@@ -313,12 +477,12 @@ service_add(ctl_t *ctl, int argc, char **argv)
         return cp_bad("service add: --provider \"%s\" is not a system id",
                       provider);
     }
-    if ((rc = vopts_read_header(&v, "service add")) != 0) {
+    if ((rc = vopts_read_header(vp, "service add")) != 0) {
         return rc;
     }
 
     if (cp_tx_begin(ctl->db) != 0) {
-        vopts_wipe(&v);
+        vopts_wipe(vp);
         return CP_EXIT_REFUSED;
     }
     rc = cp_find_system(ctl->db, provider, &p);
@@ -359,7 +523,8 @@ service_add(ctl_t *ctl, int argc, char **argv)
     sqlite3_finalize(st);
     sid = sqlite3_last_insert_rowid(ctl->db);
     if (rc != SQLITE_DONE
-        || (vid = insert_version(ctl->db, sid, version, &v)) < 0)
+        || (vid = insert_version(ctl->db, sid, version, vp)) < 0
+        || keep_form(ctl->db, sid, form) != 0)
     {
         rc = cp_refuse(ctl->db, "service %s: %s", code,
                        sqlite3_errmsg(ctl->db));
@@ -384,7 +549,7 @@ service_add(ctl_t *ctl, int argc, char **argv)
         puts(code);
     }
 out:
-    vopts_wipe(&v);
+    vopts_wipe(vp);
     return rc;
 }
 
@@ -783,6 +948,14 @@ service_deprecate(ctl_t *ctl, int argc, char **argv)
         return cp_refuse(ctl->db, "service %s: %s", route,
                          sqlite3_errmsg(ctl->db));
     }
+    cp_date_format(sunset_at, d1, sizeof(d1));
+    if (announce(ctl, "deprecation", route, cp_now(), sunset_at, reason,
+                 "%s is deprecated: callable until %s, then retired; use"
+                 " %s/%s", route, d1, s.code, w.version) != 0)
+    {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: not deprecated", route);
+    }
     return finish_version(ctl, v.id, route,
                           force ? "deprecate-forced" : "deprecate", before);
 }
@@ -854,6 +1027,13 @@ service_retire(ctl_t *ctl, int argc, char **argv)
         free(before);
         return cp_refuse(ctl->db, "service %s: %s", route,
                          sqlite3_errmsg(ctl->db));
+    }
+    if (announce(ctl, "retirement", route, cp_now(),
+                 cp_now() + 30 * CP_DAY, reason, "%s is retired and no"
+                 " longer callable", route) != 0)
+    {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: not retired", route);
     }
     return finish_version(ctl, v.id, route,
                           force ? "retire-forced" : "retire", before);
@@ -954,6 +1134,14 @@ service_end(ctl_t *ctl, int argc, char **argv)
         free(before);
         return cp_refuse(ctl->db, "service %s: %s", s.code,
                          sqlite3_errmsg(ctl->db));
+    }
+    /* shown from now as upcoming, and for 30 days after the end */
+    if (announce(ctl, "service-end", s.code, end_at, end_at + 30 * CP_DAY,
+                 reason, "service %s ends on %s: every version stops being"
+                 " callable", s.code, date) != 0)
+    {
+        free(before);
+        return cp_refuse(ctl->db, "service %s: not ended", s.code);
     }
     return finish_service(ctl, &s, force ? "end-forced" : "end", before);
 }

@@ -109,6 +109,8 @@ cmd_status(ctl_t *ctl, int argc, char **argv)
     int       pid, all_current;
     uint64_t  published = 0;
     int64_t   backlog;
+    long long open_requests;
+    int       overdue;
 
     (void) argv;
     if (argc != 1) {
@@ -124,6 +126,7 @@ cmd_status(ctl_t *ctl, int argc, char **argv)
         published = cp_snapshot_current(snapdir);
     }
     backlog = ctl_audit_backlog(ctl);
+    overdue = ctl_requests_overdue(ctl, &open_requests);
 
     o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "home", ctl->home.root);
@@ -139,6 +142,8 @@ cmd_status(ctl_t *ctl, int argc, char **argv)
     cJSON_AddBoolToObject(sn, "workers_current", published && all_current);
     cJSON_AddItemToObject(sn, "workers", ws);
     cJSON_AddNumberToObject(o, "audit_backlog", (double) backlog);
+    cJSON_AddNumberToObject(o, "requests_open", (double) open_requests);
+    cJSON_AddNumberToObject(o, "requests_overdue", overdue);
     c = cJSON_AddObjectToObject(o, "counts");
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         cJSON_AddNumberToObject(c, counts[i].name,
@@ -177,6 +182,8 @@ cmd_status(ctl_t *ctl, int argc, char **argv)
             printf("workers      none reporting\n");
         }
         printf("audit_backlog %lld\n", (long long) backlog);
+        printf("requests     %lld open, %d overdue (5 working days)\n",
+               open_requests, overdue);
         for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
             printf("%-12s %lld\n", counts[i].name,
                    cp_db_int(ctl->db, counts[i].sql, 0));

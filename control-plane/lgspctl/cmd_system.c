@@ -10,6 +10,7 @@
 
 #include "lgspctl.h"
 #include "cp_cli.h"
+#include "cp_forms.h"
 #include "cp_registry.h"
 #include "cp_store.h"
 #include "cp_time.h"
@@ -150,7 +151,8 @@ system_add(ctl_t *ctl, int argc, char **argv)
 /* UPDATE one system row under the change log; refusals already checked */
 static int
 update_system(ctl_t *ctl, const cp_system_ref_t *s, const char *action,
-              const char *sql, const char *t1, const char *t2)
+              const char *sql, const char *t1, const char *t2,
+              const char *t3)
 {
     sqlite3_stmt *st;
     char         *before, object[96];
@@ -168,6 +170,9 @@ update_system(ctl_t *ctl, const cp_system_ref_t *s, const char *action,
     }
     if (t2) {
         sqlite3_bind_text(st, 3, t2, -1, SQLITE_STATIC);
+    }
+    if (t3) {
+        sqlite3_bind_text(st, 4, t3, -1, SQLITE_STATIC);
     }
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -206,50 +211,108 @@ static int
 system_commitment(ctl_t *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "signed-by", required_argument, NULL, 's' },
-        { "date",      required_argument, NULL, 'd' },
+        { "signed-by",  required_argument, NULL, 's' },
+        { "date",       required_argument, NULL, 'd' },
+        { "form",       required_argument, NULL, 'f' },
+        { "print-form", no_argument,       NULL, 'p' },
         { NULL, 0, NULL, 0 }
     };
-    const char      *by = NULL, *date = NULL, *ident;
+    const char      *by = NULL, *date = NULL, *ident, *file = NULL;
     cp_system_ref_t  s;
+    cJSON           *form = NULL;
+    char            *form_text = NULL, why[800];
     int64_t          t;
-    int              c, rc;
+    int              c, rc, print = 0;
 
     while ((c = cp_getopt(argc, argv, opts, "system commitment")) != -1) {
         switch (c) {
         case 's': by = optarg; break;
         case 'd': date = optarg; break;
+        case 'f': file = optarg; break;
+        case 'p': print = 1; break;
         default: return usage();
         }
     }
-    if (optind + 1 != argc || by == NULL || date == NULL) {
-        cp_bad("system commitment: needs ID, --signed-by and --date");
+    if (print && file == NULL) {
+        cp_bad("system commitment: --print-form needs --form FILE");
+        return usage();
+    }
+    if (file != NULL && (by != NULL || date != NULL)) {
+        cp_bad("system commitment: with --form, the signer and date come"
+               " from the form");
+        return usage();
+    }
+    if (print) {
+        /* printing for signature changes nothing and needs no ID */
+        form = cp_form_load(file, "03", why, sizeof(why));
+        if (form == NULL) {
+            cp_err("system commitment: %s", why);
+            return CP_EXIT_REFUSED;
+        }
+        cp_form_render(form, stdout);
+        cJSON_Delete(form);
+        return CP_EXIT_OK;
+    }
+    if (optind + 1 != argc || (file == NULL && (by == NULL || date == NULL)))
+    {
+        cp_bad("system commitment: needs ID, and --signed-by and --date or"
+               " --form");
         return usage();
     }
     ident = argv[optind];
+    if (file != NULL) {
+        form = cp_form_load(file, "03", why, sizeof(why));
+        if (form == NULL) {
+            cp_err("system commitment: %s", why);
+            return CP_EXIT_REFUSED;
+        }
+        if (strcmp(cp_form_str(form, "system"), ident) != 0) {
+            cp_err("system commitment: %s: /system: the form is for %s,"
+                   " not %s", file, cp_form_str(form, "system"), ident);
+            cJSON_Delete(form);
+            return CP_EXIT_REFUSED;
+        }
+        by = cp_form_str(form, "signer/name");
+        date = cp_form_str(form, "date");
+        form_text = cJSON_PrintUnformatted(form);
+    }
+    rc = CP_EXIT_USAGE;
     if (cp_valid_system_id(ident) != 0) {
-        return bad_ident("system commitment", ident);
+        bad_ident("system commitment", ident);
+        goto out;
     }
     if (cp_valid_text(by, CP_TEXT_MAX) != 0) {
-        return cp_bad("system commitment: --signed-by must be 1..%d"
-                      " characters without control characters", CP_TEXT_MAX);
+        cp_bad("system commitment: --signed-by must be 1..%d characters"
+               " without control characters", CP_TEXT_MAX);
+        goto out;
     }
     if (cp_date_parse(date, &t) != 0) {
-        return cp_bad("system commitment: --date \"%s\": expected a real"
-                      " YYYY-MM-DD", date);
+        cp_bad("system commitment: %s \"%s\": expected a real YYYY-MM-DD",
+               file ? "/date" : "--date", date);
+        goto out;
     }
     if (t > cp_now()) {
-        return cp_bad("system commitment: --date %s is in the future", date);
+        cp_bad("system commitment: %s %s is in the future",
+               file ? "/date" : "--date", date);
+        goto out;
     }
     if ((rc = begin_find(ctl, ident, &s)) != 0) {
-        return rc;
+        goto out;
     }
     if (s.agency_closed) {
-        return cp_refuse(ctl->db, "system %s: its agency is closed", ident);
+        rc = cp_refuse(ctl->db, "system %s: its agency is closed", ident);
+        goto out;
     }
-    return update_system(ctl, &s, "commitment",
-                         "UPDATE systems SET commitment_signed_by = ?2,"
-                         " commitment_date = ?3 WHERE id = ?1", by, date);
+    /* a commitment without a form clears an older form: the record says
+     * what was signed last */
+    rc = update_system(ctl, &s, "commitment",
+                       "UPDATE systems SET commitment_signed_by = ?2,"
+                       " commitment_date = ?3, commitment_form = ?4"
+                       " WHERE id = ?1", by, date, form_text);
+out:
+    cJSON_free(form_text);
+    cJSON_Delete(form);
+    return rc;
 }
 
 static int
@@ -296,7 +359,7 @@ system_suspend_resume(ctl_t *ctl, int argc, char **argv, int suspend)
                                    " suspend_reason = ?2 WHERE id = ?1"
                                  : "UPDATE systems SET suspended = 0,"
                                    " suspend_reason = ?2 WHERE id = ?1",
-                         reason, NULL);
+                         reason, NULL, NULL);
 }
 
 static int

@@ -79,4 +79,17 @@ int cmd_issuer(ctl_t *ctl, int argc, char **argv);
 int cmd_report(ctl_t *ctl, int argc, char **argv);
 int cmd_reconcile(ctl_t *ctl, int argc, char **argv);
 
+
+/* Registration workflows (Forms 01-03): requests and notices. */
+int cmd_request(ctl_t *ctl, int argc, char **argv);
+int cmd_notice(ctl_t *ctl, int argc, char **argv);
+/* cmd_request.c: open requests past 5 working days (-1: error); *open
+ * gets the open ones */
+int ctl_requests_overdue(ctl_t *ctl, long long *open);
+/* cmd_notice.c: a notice made by a lifecycle change, inside the caller's
+ * transaction and change log; its id or -1 */
+long long ctl_notice_auto(sqlite3 *db, const char *kind, const char *target,
+                          int64_t start, int64_t end, const char *text,
+                          const char *reason);
+
 #endif /* LGSPCTL_H */

@@ -38,6 +38,7 @@ static const ctl_command_t commands[] = {
       "lgspctl system add ID --agency CODE --name NAME [--health-url URL]\n"
       "        [--poll-interval SECONDS] [--security-level N]\n"
       "lgspctl system commitment ID --signed-by NAME --date YYYY-MM-DD\n"
+      "lgspctl system commitment ID --form FORM03.json  |  --form F --print-form\n"
       "lgspctl system suspend|resume ID --reason TEXT\n"
       "lgspctl system list" },
     { "service", "services and their versions", cmd_service,
@@ -45,6 +46,8 @@ static const ctl_command_t commands[] = {
       "        [--version V] [--sandbox-upstream URL] [--methods GET,POST]\n"
       "        [--rate N/s] [--burst N] [--health-url URL] [--timeout S]\n"
       "        [--upstream-header-file FILE|-] [--body-limit BYTES]\n"
+      "lgspctl service add --form FORM01.json [--upstream-header-file FILE|-]\n"
+      "lgspctl service add --form FORM01.json --print-form\n"
       "lgspctl service version add CODE/VERSION --upstream URL [options as"
       " for add]\n"
       "lgspctl service set CODE/VERSION [--rate N/s] [--burst N]"
@@ -102,6 +105,22 @@ static const ctl_command_t commands[] = {
       cmd_reconcile,
       "lgspctl reconcile FILE.csv [--as consumer|provider CODE|SYSTEM]\n"
       "        [--since TIME] [--until TIME]" },
+    { "request", "access requests (Form 02), answered within 5 working days",
+      cmd_request,
+      "lgspctl request add --consumer SYSTEM --service CODE/VERSION"
+      " [--env ENV]\n"
+      "        --purpose TEXT [--scope TEXT]\n"
+      "lgspctl request add --form FORM02.json [--print-form]\n"
+      "lgspctl request list [--overdue]\n"
+      "lgspctl request approve ID [--rate N/s] [--burst N] [--quota N/day]"
+      " [--by NAME]\n"
+      "lgspctl request reject ID --reason TEXT [--by NAME]" },
+    { "notice", "maintenance and lifecycle notices to the agencies",
+      cmd_notice,
+      "lgspctl notice add --kind maintenance --start TIME --end TIME"
+      " --text TEXT\n"
+      "        [--target CODE[/VERSION]] [--force --reason TEXT]\n"
+      "lgspctl notice list [--all]" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "cp_cli.h"
+#include "cp_password.h"
 #include "cp_util.h"
 #include "cp_valid.h"
 
@@ -146,6 +147,17 @@ cp_read_upstream_header(const char *file, char *out, size_t size)
         /* the value is a secret: say what is wrong, never echo it */
         cp_err("--upstream-header-file %s: %s", file, why);
         rc = CP_EXIT_USAGE;
+    } else if (cp_password_check(strchr(out, ':') + 2, why, sizeof(why))
+               != 0)
+    {
+        /* a credential typed by hand meets the seed's password policy
+         * (Appendix 01 §2.2 b); the value after "Name: " is the secret */
+        cp_err("--upstream-header-file %s: the credential %s (password"
+               " policy: at least %d characters with lower case, upper"
+               " case, a digit and a special character)", file, why,
+               CP_PASSWORD_MIN);
+        OPENSSL_cleanse(out, size);
+        rc = CP_EXIT_REFUSED;
     } else {
         rc = CP_EXIT_OK;
     }
