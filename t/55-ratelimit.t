@@ -98,30 +98,9 @@ sub paced {
         my $out = "$t->{home}/client-$i.json";
         my $pid = fork // die;
         if ($pid == 0) {
-            my $ua = connect_to($c->{pid}) or POSIX::_exit(3);
-            my $before = answered_by($ua);
-            my @res;
-            my $gap = 1 / $o{per_sec};
-            my $t0 = $start + $i * $gap / $n;
-            for my $k (0 .. int($o{per_sec} * $o{secs}) - 1) {
-                my $at = $t0 + $k * $gap;
-                my $w = $at - time;
-                sleep $w if $w > 0;
-                my $r = call($c->{path} // $v1, $c->{token}, $ua);
-                my $j = eval { decode_json($r->{content}) } // {};
-                push @res, { at => time, status => $r->{status},
-                             policy => $r->{headers}{'ratelimit-policy'},
-                             state => $r->{headers}{'ratelimit'},
-                             retry => $r->{headers}{'retry-after'},
-                             error => $j->{error}, status01 => $j->{status},
-                             txid => $j->{transaction_id},
-                             txid_h => $r->{headers}{'x-lgsp-transaction-id'} };
-            }
-            my $after = answered_by($ua);
-            open my $fh, '>', $out or die;
-            print $fh encode_json({ before => $before, after => $after, res => \@res });
-            close $fh;
-            POSIX::_exit(0);
+            # never the harness's END in a child: it would stop nginx
+            eval { client($c, $i, $n, $start, $out, %o) };
+            POSIX::_exit($@ ? 2 : 0);
         }
         push @kids, [$pid, $out];
     }
@@ -132,6 +111,33 @@ sub paced {
         push @all, eval { decode_json($t->slurp($k->[1])) } // { res => [] };
     }
     return @all;
+}
+
+sub client {
+    my ($c, $i, $n, $start, $out, %o) = @_;
+    my $ua = connect_to($c->{pid}) or die 'no connection to that worker';
+    my $before = answered_by($ua);
+    my @res;
+    my $gap = 1 / $o{per_sec};
+    my $t0 = $start + $i * $gap / $n;
+    for my $k (0 .. int($o{per_sec} * $o{secs}) - 1) {
+        my $at = $t0 + $k * $gap;
+        my $w = $at - time;
+        sleep $w if $w > 0;
+        my $r = call($c->{path} // $v1, $c->{token}, $ua);
+        my $j = eval { decode_json($r->{content}) } // {};
+        push @res, { at => time, status => $r->{status},
+                     policy => $r->{headers}{'ratelimit-policy'},
+                     state => $r->{headers}{'ratelimit'},
+                     retry => $r->{headers}{'retry-after'},
+                     error => $j->{error}, status01 => $j->{status},
+                     txid => $j->{transaction_id},
+                     txid_h => $r->{headers}{'x-lgsp-transaction-id'} };
+    }
+    my $after = answered_by($ua);
+    open my $fh, '>', $out or die;
+    print $fh encode_json({ before => $before, after => $after, res => \@res });
+    close $fh;
 }
 
 # upstream receive times since a mark, per consumer system
@@ -183,6 +189,18 @@ for my $case (['/api/citizen/v1/x', undef, 401, 'no token'],
 my $x = $t->http('DELETE', $v1, headers => { Authorization => "Bearer $tok" });
 is($x->{status}, 405, 'method not allowed: 405');
 ok(!exists $x->{headers}{'ratelimit-policy'}, '405: no RateLimit headers (step 5)');
+
+# answers after step 6 that nginx makes (error_page) carry them too
+my $dead = LGSP::Test::free_port();
+$t->ctl_ok('service', 'version', 'add', 'citizen/v2', '--upstream', "http://127.0.0.1:$dead/",
+           '--methods', 'GET');
+$t->ctl_ok('service', 'publish', 'citizen/v2', '--env', 'production');
+$t->ctl_ok('grant', 'add', '--consumer', 'cons-sys', '--service', 'citizen/v2', '--env', 'production',
+           '--rate', '10/s', '--burst', '2');
+$r = call('/api/citizen/v2/x', $tok);
+envelope($r, 502, 'upstream_error', 'provider unreachable');
+is($r->{headers}{'ratelimit-policy'}, '"grant";q=12;w=1', '502 after step 6: RateLimit-Policy');
+like($r->{headers}{'ratelimit'} // '', qr/^"grant";r=2;t=1$/, '502 after step 6: RateLimit');
 
 # --- exactness: 4 clients over both workers at 3x the rate for 5 s -----------
 idle();

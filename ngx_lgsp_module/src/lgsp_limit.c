@@ -5,7 +5,6 @@
  */
 
 
-#include <stdio.h>
 #include <string.h>
 
 #include "lgsp_limit.h"
@@ -25,14 +24,19 @@ static uint32_t lgsp_limit_ceil_sec(uint64_t ns);
 static uint32_t lgsp_limit_clamp32(uint64_t v);
 static int lgsp_limit_cas(uint64_t *cell, uint64_t *expected,
     uint64_t desired);
+static char *lgsp_limit_u32(char *p, uint32_t v);
 static ssize_t lgsp_limit_format(char *buf, size_t size,
     const lgsp_limit_item_t *items, size_t n, int state);
 
 
-static const char  *lgsp_limit_names[] = {
-    "grant",
-    "quota",
-    "service"
+/* the item names, quoted as sf-strings, with their lengths */
+static const struct {
+    const char  *name;
+    size_t       len;
+} lgsp_limit_names[] = {
+    { "\"grant\"", sizeof("\"grant\"") - 1 },
+    { "\"quota\"", sizeof("\"quota\"") - 1 },
+    { "\"service\"", sizeof("\"service\"") - 1 }
 };
 
 
@@ -426,12 +430,40 @@ lgsp_limit_format_state(char *buf, size_t size,
 }
 
 
+/*
+ * Decimal digits of v at p, no NUL; returns the end.  Hand-written: the
+ * headers are formatted on every request, and snprintf's format parsing
+ * and locale handling cost thousands of instructions for a few digits.
+ */
+
+static char *
+lgsp_limit_u32(char *p, uint32_t v)
+{
+    char   tmp[10], *t;
+
+    t = tmp + sizeof(tmp);
+
+    do {
+        *--t = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    memcpy(p, t, tmp + sizeof(tmp) - t);
+
+    return p + (tmp + sizeof(tmp) - t);
+}
+
+
+/* the longest item: ", " "service" ";q=" 10 digits ";w=" 10 digits */
+#define LGSP_LIMIT_ITEM_LEN  (2 + 9 + 3 + 10 + 3 + 10)
+
+
 static ssize_t
 lgsp_limit_format(char *buf, size_t size, const lgsp_limit_item_t *items,
     size_t n, int state)
 {
-    int                         w;
-    size_t                      i, len;
+    char                        item[LGSP_LIMIT_ITEM_LEN], *p;
+    size_t                      i, len, w;
     unsigned                    seen;
     const lgsp_limit_result_t  *res;
 
@@ -465,23 +497,39 @@ lgsp_limit_format(char *buf, size_t size, const lgsp_limit_item_t *items,
             continue;
         }
 
-        if (state) {
-            w = snprintf(buf + len, size - len, "%s\"%s\";r=%u;t=%u",
-                         len ? ", " : "", lgsp_limit_names[items[i].kind],
-                         (unsigned) res->remaining, (unsigned) res->reset);
+        /* built aside, then copied only if it fits with the NUL */
 
-        } else {
-            w = snprintf(buf + len, size - len, "%s\"%s\";q=%u;w=%u",
-                         len ? ", " : "", lgsp_limit_names[items[i].kind],
-                         (unsigned) res->quota, (unsigned) res->window);
+        p = item;
+
+        if (len) {
+            *p++ = ',';
+            *p++ = ' ';
         }
 
-        if (w < 0 || (size_t) w >= size - len) {
+        memcpy(p, lgsp_limit_names[items[i].kind].name,
+               lgsp_limit_names[items[i].kind].len);
+        p += lgsp_limit_names[items[i].kind].len;
+
+        *p++ = ';';
+        *p++ = state ? 'r' : 'q';
+        *p++ = '=';
+        p = lgsp_limit_u32(p, state ? res->remaining : res->quota);
+
+        *p++ = ';';
+        *p++ = state ? 't' : 'w';
+        *p++ = '=';
+        p = lgsp_limit_u32(p, state ? res->reset : res->window);
+
+        w = p - item;
+
+        if (w >= size - len) {
             buf[0] = '\0';
             return -1;
         }
 
+        memcpy(buf + len, item, w);
         len += w;
+        buf[len] = '\0';
     }
 
     return (ssize_t) len;
