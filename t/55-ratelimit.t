@@ -272,8 +272,10 @@ $mark = time;
 my $sum = grep { $_->{status} == 200 } @res;
 exact('the version cap over both grants', $sum, [seen_since($mark)], $CAP, $CAPB);
 my $pol = sprintf('"grant";q=%d;w=1, "service";q=%d;w=1', $RATE + $BURST, $CAP + $CAPB);
-is(scalar(grep { ($_->{policy} // '') ne $pol } grep { $_->{status} == 200 } @res), 0,
-   "every 200 under the cap: RateLimit-Policy $pol");
+is(scalar(grep { ($_->{policy} // '') ne $pol } @res), 0,
+   "every answer under the cap, 200 or 429 by either limit: RateLimit-Policy $pol");
+is(scalar(grep { ($_->{state} // '') !~ /^"grant";r=\d+;t=\d+, "service";r=\d+;t=\d+$/ } @res), 0,
+   'every answer under the cap: RateLimit with both items');
 is(scalar(grep { ($_->{state} // '') !~ /^"grant";r=\d+;t=\d+, "service";r=\d+;t=\d+$/ }
           grep { $_->{status} == 200 } @res), 0, 'every 200 under the cap: RateLimit with both');
 my @cap429 = grep { $_->{status} == 429 && ($_->{policy} // '') eq $pol } @res;
@@ -346,6 +348,11 @@ $t->ctl_ok('grant', 'set', $gid, '--rate', '1/s', '--burst', '1', '--quota', '10
 idle(2);
 my @pre = map { call($v1, $tok) } 1 .. 4;
 is(join(',', map { $_->{status} } @pre), '200,200,429,429', 'burst spent before the reload');
+is($pre[2]{headers}{'ratelimit-policy'}, '"grant";q=2;w=1, "quota";q=100000;w=86400',
+   'refused by the rate: the quota is in RateLimit-Policy too');
+my ($qlast) = ($pre[1]{headers}{'ratelimit'} // '') =~ /"quota";r=(\d+);/;
+like($pre[2]{headers}{'ratelimit'} // '', qr/^"grant";r=0;t=\d+, "quota";r=\Q${\($qlast \/\/ '?')}\E;t=\d+$/,
+     "refused by the rate: RateLimit shows the quota untouched by the refusal (r=" . ($qlast // '?') . ')');
 my $spent = time;
 my %old = map { $_ => 1 } worker_pids();
 $t->reload_nginx;

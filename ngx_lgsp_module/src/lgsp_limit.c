@@ -276,6 +276,59 @@ lgsp_limit_refund(uint64_t *tat_cell, uint64_t now,
 }
 
 
+/*
+ * What a take would say now, without taking: the state of a limit that the
+ * request never reached because an earlier one refused it, for the
+ * RateLimit header.  Writes nothing.  res->allowed says whether a request
+ * would pass; the result carries nothing a refund could give back.
+ */
+
+void
+lgsp_limit_peek(const uint64_t *tat_cell, uint64_t now, uint32_t rate,
+    uint32_t burst, lgsp_limit_result_t *res)
+{
+    uint64_t  interval, tolerance, now_ns, horizon, tat, ahead;
+
+    memset(res, 0, sizeof(lgsp_limit_result_t));
+
+    if (rate == 0) {
+        res->allowed = 1;
+        return;
+    }
+
+    interval = lgsp_limit_interval(rate);
+    tolerance = (uint64_t) burst * interval;
+    now_ns = lgsp_limit_ns(now);
+    horizon = lgsp_limit_add(now_ns, tolerance + interval);
+
+    res->quota = lgsp_limit_clamp32((uint64_t) rate + burst);
+    res->window = 1;
+
+    tat = __atomic_load_n(tat_cell, __ATOMIC_ACQUIRE);
+
+    /* as lgsp_limit_take() sees it: a clock stepped back is "all spent" */
+    if (tat > lgsp_limit_add(horizon, LGSP_LIMIT_CLOCK_SLACK)) {
+        tat = horizon;
+    }
+
+    if (tat < now_ns) {
+        tat = now_ns;
+    }
+
+    ahead = tat - now_ns;
+
+    res->reset = lgsp_limit_ceil_sec(ahead);
+
+    if (ahead > tolerance) {
+        res->retry_after = lgsp_limit_ceil_sec(ahead - tolerance);
+        return;
+    }
+
+    res->allowed = 1;
+    res->remaining = lgsp_limit_clamp32((tolerance - ahead) / interval + 1);
+}
+
+
 /* days since 1970-01-01 in Asia/Ho_Chi_Minh */
 
 uint32_t
@@ -397,6 +450,55 @@ lgsp_limit_quota_refund(uint64_t *cell, const lgsp_limit_result_t *taken)
         }
 
     } while (!lgsp_limit_cas(cell, &cur, cur - 1));
+}
+
+
+/* as lgsp_limit_peek(), for the quota: the day's count, untouched */
+
+void
+lgsp_limit_quota_peek(const uint64_t *cell, uint64_t now, uint32_t quota,
+    lgsp_limit_result_t *res)
+{
+    uint32_t  today, day, count;
+    uint64_t  cur, midnight;
+
+    memset(res, 0, sizeof(lgsp_limit_result_t));
+
+    if (quota == 0) {
+        res->allowed = 1;
+        return;
+    }
+
+    today = lgsp_limit_local_day(now);
+
+    res->quota = quota;
+    res->window = LGSP_LIMIT_DAY;
+
+    cur = __atomic_load_n(cell, __ATOMIC_ACQUIRE);
+    day = (uint32_t) (cur >> 32);
+    count = (uint32_t) cur;
+
+    if (day < today) {
+        day = today;
+        count = 0;
+
+    } else if (day - today > 1) {
+        day = today;
+    }
+
+    midnight = (uint64_t) (day + 1) * LGSP_LIMIT_DAY - LGSP_LIMIT_TZ_OFFSET;
+    midnight = (midnight > UINT64_MAX / LGSP_LIMIT_USEC)
+               ? UINT64_MAX : midnight * LGSP_LIMIT_USEC;
+
+    res->reset = lgsp_limit_ceil_sec(lgsp_limit_ns(midnight - now));
+
+    if (count >= quota) {
+        res->retry_after = res->reset;
+        return;
+    }
+
+    res->allowed = 1;
+    res->remaining = quota - count;
 }
 
 
