@@ -5,7 +5,6 @@
  */
 
 
-#include <stdio.h>
 #include <string.h>
 
 #include "lgsp_limit.h"
@@ -25,14 +24,19 @@ static uint32_t lgsp_limit_ceil_sec(uint64_t ns);
 static uint32_t lgsp_limit_clamp32(uint64_t v);
 static int lgsp_limit_cas(uint64_t *cell, uint64_t *expected,
     uint64_t desired);
+static char *lgsp_limit_u32(char *p, uint32_t v);
 static ssize_t lgsp_limit_format(char *buf, size_t size,
     const lgsp_limit_item_t *items, size_t n, int state);
 
 
-static const char  *lgsp_limit_names[] = {
-    "grant",
-    "quota",
-    "service"
+/* the item names, quoted as sf-strings, with their lengths */
+static const struct {
+    const char  *name;
+    size_t       len;
+} lgsp_limit_names[] = {
+    { "\"grant\"", sizeof("\"grant\"") - 1 },
+    { "\"quota\"", sizeof("\"quota\"") - 1 },
+    { "\"service\"", sizeof("\"service\"") - 1 }
 };
 
 
@@ -272,6 +276,59 @@ lgsp_limit_refund(uint64_t *tat_cell, uint64_t now,
 }
 
 
+/*
+ * What a take would say now, without taking: the state of a limit that the
+ * request never reached because an earlier one refused it, for the
+ * RateLimit header.  Writes nothing.  res->allowed says whether a request
+ * would pass; the result carries nothing a refund could give back.
+ */
+
+void
+lgsp_limit_peek(const uint64_t *tat_cell, uint64_t now, uint32_t rate,
+    uint32_t burst, lgsp_limit_result_t *res)
+{
+    uint64_t  interval, tolerance, now_ns, horizon, tat, ahead;
+
+    memset(res, 0, sizeof(lgsp_limit_result_t));
+
+    if (rate == 0) {
+        res->allowed = 1;
+        return;
+    }
+
+    interval = lgsp_limit_interval(rate);
+    tolerance = (uint64_t) burst * interval;
+    now_ns = lgsp_limit_ns(now);
+    horizon = lgsp_limit_add(now_ns, tolerance + interval);
+
+    res->quota = lgsp_limit_clamp32((uint64_t) rate + burst);
+    res->window = 1;
+
+    tat = __atomic_load_n(tat_cell, __ATOMIC_ACQUIRE);
+
+    /* as lgsp_limit_take() sees it: a clock stepped back is "all spent" */
+    if (tat > lgsp_limit_add(horizon, LGSP_LIMIT_CLOCK_SLACK)) {
+        tat = horizon;
+    }
+
+    if (tat < now_ns) {
+        tat = now_ns;
+    }
+
+    ahead = tat - now_ns;
+
+    res->reset = lgsp_limit_ceil_sec(ahead);
+
+    if (ahead > tolerance) {
+        res->retry_after = lgsp_limit_ceil_sec(ahead - tolerance);
+        return;
+    }
+
+    res->allowed = 1;
+    res->remaining = lgsp_limit_clamp32((tolerance - ahead) / interval + 1);
+}
+
+
 /* days since 1970-01-01 in Asia/Ho_Chi_Minh */
 
 uint32_t
@@ -396,6 +453,55 @@ lgsp_limit_quota_refund(uint64_t *cell, const lgsp_limit_result_t *taken)
 }
 
 
+/* as lgsp_limit_peek(), for the quota: the day's count, untouched */
+
+void
+lgsp_limit_quota_peek(const uint64_t *cell, uint64_t now, uint32_t quota,
+    lgsp_limit_result_t *res)
+{
+    uint32_t  today, day, count;
+    uint64_t  cur, midnight;
+
+    memset(res, 0, sizeof(lgsp_limit_result_t));
+
+    if (quota == 0) {
+        res->allowed = 1;
+        return;
+    }
+
+    today = lgsp_limit_local_day(now);
+
+    res->quota = quota;
+    res->window = LGSP_LIMIT_DAY;
+
+    cur = __atomic_load_n(cell, __ATOMIC_ACQUIRE);
+    day = (uint32_t) (cur >> 32);
+    count = (uint32_t) cur;
+
+    if (day < today) {
+        day = today;
+        count = 0;
+
+    } else if (day - today > 1) {
+        day = today;
+    }
+
+    midnight = (uint64_t) (day + 1) * LGSP_LIMIT_DAY - LGSP_LIMIT_TZ_OFFSET;
+    midnight = (midnight > UINT64_MAX / LGSP_LIMIT_USEC)
+               ? UINT64_MAX : midnight * LGSP_LIMIT_USEC;
+
+    res->reset = lgsp_limit_ceil_sec(lgsp_limit_ns(midnight - now));
+
+    if (count >= quota) {
+        res->retry_after = res->reset;
+        return;
+    }
+
+    res->allowed = 1;
+    res->remaining = quota - count;
+}
+
+
 /*
  * RateLimit-Policy and RateLimit values (draft-ietf-httpapi-ratelimit-
  * headers-08): a list of the policies that apply, e.g.
@@ -426,12 +532,40 @@ lgsp_limit_format_state(char *buf, size_t size,
 }
 
 
+/*
+ * Decimal digits of v at p, no NUL; returns the end.  Hand-written: the
+ * headers are formatted on every request, and snprintf's format parsing
+ * and locale handling cost thousands of instructions for a few digits.
+ */
+
+static char *
+lgsp_limit_u32(char *p, uint32_t v)
+{
+    char   tmp[10], *t;
+
+    t = tmp + sizeof(tmp);
+
+    do {
+        *--t = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    memcpy(p, t, tmp + sizeof(tmp) - t);
+
+    return p + (tmp + sizeof(tmp) - t);
+}
+
+
+/* the longest item: ", " "service" ";q=" 10 digits ";w=" 10 digits */
+#define LGSP_LIMIT_ITEM_LEN  (2 + 9 + 3 + 10 + 3 + 10)
+
+
 static ssize_t
 lgsp_limit_format(char *buf, size_t size, const lgsp_limit_item_t *items,
     size_t n, int state)
 {
-    int                         w;
-    size_t                      i, len;
+    char                        item[LGSP_LIMIT_ITEM_LEN], *p;
+    size_t                      i, len, w;
     unsigned                    seen;
     const lgsp_limit_result_t  *res;
 
@@ -465,23 +599,39 @@ lgsp_limit_format(char *buf, size_t size, const lgsp_limit_item_t *items,
             continue;
         }
 
-        if (state) {
-            w = snprintf(buf + len, size - len, "%s\"%s\";r=%u;t=%u",
-                         len ? ", " : "", lgsp_limit_names[items[i].kind],
-                         (unsigned) res->remaining, (unsigned) res->reset);
+        /* built aside, then copied only if it fits with the NUL */
 
-        } else {
-            w = snprintf(buf + len, size - len, "%s\"%s\";q=%u;w=%u",
-                         len ? ", " : "", lgsp_limit_names[items[i].kind],
-                         (unsigned) res->quota, (unsigned) res->window);
+        p = item;
+
+        if (len) {
+            *p++ = ',';
+            *p++ = ' ';
         }
 
-        if (w < 0 || (size_t) w >= size - len) {
+        memcpy(p, lgsp_limit_names[items[i].kind].name,
+               lgsp_limit_names[items[i].kind].len);
+        p += lgsp_limit_names[items[i].kind].len;
+
+        *p++ = ';';
+        *p++ = state ? 'r' : 'q';
+        *p++ = '=';
+        p = lgsp_limit_u32(p, state ? res->remaining : res->quota);
+
+        *p++ = ';';
+        *p++ = state ? 't' : 'w';
+        *p++ = '=';
+        p = lgsp_limit_u32(p, state ? res->reset : res->window);
+
+        w = p - item;
+
+        if (w >= size - len) {
             buf[0] = '\0';
             return -1;
         }
 
+        memcpy(buf + len, item, w);
         len += w;
+        buf[len] = '\0';
     }
 
     return (ssize_t) len;

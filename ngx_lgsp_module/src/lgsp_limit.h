@@ -88,12 +88,16 @@ int lgsp_limit_take(uint64_t *tat_cell, uint64_t now, uint32_t rate,
     uint32_t burst, lgsp_limit_result_t *res);
 void lgsp_limit_refund(uint64_t *tat_cell, uint64_t now,
     const lgsp_limit_result_t *taken);
+void lgsp_limit_peek(const uint64_t *tat_cell, uint64_t now, uint32_t rate,
+    uint32_t burst, lgsp_limit_result_t *res);
 
 uint32_t lgsp_limit_local_day(uint64_t now);
 int lgsp_limit_quota_take(uint64_t *cell, uint64_t now, uint32_t quota,
     lgsp_limit_result_t *res);
 void lgsp_limit_quota_refund(uint64_t *cell,
     const lgsp_limit_result_t *taken);
+void lgsp_limit_quota_peek(const uint64_t *cell, uint64_t now,
+    uint32_t quota, lgsp_limit_result_t *res);
 
 ssize_t lgsp_limit_format_policy(char *buf, size_t size,
     const lgsp_limit_item_t *items, size_t n);

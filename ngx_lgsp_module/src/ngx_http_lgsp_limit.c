@@ -134,26 +134,49 @@ ngx_http_lgsp_limit_rejected(void)
 }
 
 
-static ngx_int_t
-ngx_http_lgsp_limit_headers(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
-    lgsp_limit_item_t *items, size_t n)
+/*
+ * $lgsp_ratelimit_policy (state 0) and $lgsp_ratelimit (state 1), made when
+ * a header reads them rather than on every request.  Empty when the request
+ * did not reach step 6 (every result's quota is 0): no header is sent.
+ */
+
+ngx_int_t
+ngx_http_lgsp_limit_header(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
+    ngx_uint_t state, ngx_str_t *value)
 {
-    ssize_t  len;
+    ssize_t            len;
+    lgsp_limit_item_t  items[LGSP_LIMIT_ITEMS_MAX];
 
-    ctx->rl_policy.data = ngx_pnalloc(r->pool, LGSP_LIMIT_HEADER_LEN);
-    ctx->rl_state.data = ngx_pnalloc(r->pool, LGSP_LIMIT_HEADER_LEN);
+    value->len = 0;
+    value->data = NULL;
 
-    if (ctx->rl_policy.data == NULL || ctx->rl_state.data == NULL) {
+    if (ctx->limits[LGSP_LIMIT_GRANT].quota == 0
+        && ctx->limits[LGSP_LIMIT_QUOTA].quota == 0
+        && ctx->limits[LGSP_LIMIT_SERVICE].quota == 0)
+    {
+        return NGX_OK;
+    }
+
+    items[0].kind = LGSP_LIMIT_GRANT;
+    items[0].result = &ctx->limits[LGSP_LIMIT_GRANT];
+    items[1].kind = LGSP_LIMIT_QUOTA;
+    items[1].result = &ctx->limits[LGSP_LIMIT_QUOTA];
+    items[2].kind = LGSP_LIMIT_SERVICE;
+    items[2].result = &ctx->limits[LGSP_LIMIT_SERVICE];
+
+    value->data = ngx_pnalloc(r->pool, LGSP_LIMIT_HEADER_LEN);
+    if (value->data == NULL) {
         return NGX_ERROR;
     }
 
-    len = lgsp_limit_format_policy((char *) ctx->rl_policy.data,
-                                   LGSP_LIMIT_HEADER_LEN, items, n);
-    ctx->rl_policy.len = len > 0 ? (size_t) len : 0;
+    len = state ? lgsp_limit_format_state((char *) value->data,
+                                          LGSP_LIMIT_HEADER_LEN, items,
+                                          LGSP_LIMIT_ITEMS_MAX)
+                : lgsp_limit_format_policy((char *) value->data,
+                                           LGSP_LIMIT_HEADER_LEN, items,
+                                           LGSP_LIMIT_ITEMS_MAX);
 
-    len = lgsp_limit_format_state((char *) ctx->rl_state.data,
-                                  LGSP_LIMIT_HEADER_LEN, items, n);
-    ctx->rl_state.len = len > 0 ? (size_t) len : 0;
+    value->len = len > 0 ? (size_t) len : 0;
 
     return NGX_OK;
 }
@@ -201,8 +224,7 @@ ngx_http_lgsp_limit(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
 {
     uint64_t                    now, *grant_cell, *quota_cell, *ver_cell;
     ngx_time_t                 *tp;
-    lgsp_limit_item_t           items[LGSP_LIMIT_ITEMS_MAX];
-    lgsp_limit_result_t         g, q, v;
+    lgsp_limit_result_t        *g, *q, *v;
     const lgsp_snap_grant_t    *grant;
     const lgsp_snap_version_t  *ver;
     ngx_http_lgsp_limit_shm_t  *lim;
@@ -227,53 +249,38 @@ ngx_http_lgsp_limit(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     tp = ngx_timeofday();
     now = (uint64_t) tp->sec * 1000000 + (uint64_t) tp->msec * 1000;
 
-    ngx_memzero(&q, sizeof(q));
-    ngx_memzero(&v, sizeof(v));
+    g = &ctx->limits[LGSP_LIMIT_GRANT];
+    q = &ctx->limits[LGSP_LIMIT_QUOTA];
+    v = &ctx->limits[LGSP_LIMIT_SERVICE];
 
-    items[0].kind = LGSP_LIMIT_GRANT;
-    items[0].result = &g;
-    items[1].kind = LGSP_LIMIT_QUOTA;
-    items[1].result = NULL;
-    items[2].kind = LGSP_LIMIT_SERVICE;
-    items[2].result = NULL;
+    /*
+     * Every policy that applies is in the headers whichever refuses: the
+     * limits a refusal kept the request from are read, not taken.
+     */
 
-    lgsp_limit_take(grant_cell, now, grant->rate, grant->burst, &g);
+    lgsp_limit_take(grant_cell, now, grant->rate, grant->burst, g);
 
-    if (!g.allowed) {
-        if (ngx_http_lgsp_limit_headers(r, ctx, items, 1) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-        return ngx_http_lgsp_limit_refuse(r, ctx, llcf, &g, "rate_limited");
+    if (!g->allowed) {
+        lgsp_limit_quota_peek(quota_cell, now, grant->quota, q);
+        lgsp_limit_peek(ver_cell, now, ver->rate, ver->burst, v);
+        return ngx_http_lgsp_limit_refuse(r, ctx, llcf, g, "rate_limited");
     }
 
-    if (grant->quota) {
-        items[1].result = &q;
-        lgsp_limit_quota_take(quota_cell, now, grant->quota, &q);
+    lgsp_limit_quota_take(quota_cell, now, grant->quota, q);
 
-        if (!q.allowed) {
-            lgsp_limit_refund(grant_cell, now, &g);
-            if (ngx_http_lgsp_limit_headers(r, ctx, items, 2) != NGX_OK) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-            return ngx_http_lgsp_limit_refuse(r, ctx, llcf, &q,
-                                              "quota_exceeded");
-        }
+    if (!q->allowed) {
+        lgsp_limit_refund(grant_cell, now, g);
+        lgsp_limit_peek(ver_cell, now, ver->rate, ver->burst, v);
+        return ngx_http_lgsp_limit_refuse(r, ctx, llcf, q, "quota_exceeded");
     }
 
-    items[2].result = &v;
-    lgsp_limit_take(ver_cell, now, ver->rate, ver->burst, &v);
+    lgsp_limit_take(ver_cell, now, ver->rate, ver->burst, v);
 
-    if (ngx_http_lgsp_limit_headers(r, ctx, items, 3) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (!v.allowed) {
+    if (!v->allowed) {
         /* the cap refused: this caller's share is given back */
-        lgsp_limit_refund(grant_cell, now, &g);
-        if (grant->quota) {
-            lgsp_limit_quota_refund(quota_cell, &q);
-        }
-        return ngx_http_lgsp_limit_refuse(r, ctx, llcf, &v, "rate_limited");
+        lgsp_limit_refund(grant_cell, now, g);
+        lgsp_limit_quota_refund(quota_cell, q);
+        return ngx_http_lgsp_limit_refuse(r, ctx, llcf, v, "rate_limited");
     }
 
     return NGX_OK;

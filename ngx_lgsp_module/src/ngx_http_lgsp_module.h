@@ -10,6 +10,7 @@
 #include "lgsp_version.h"
 #include "lgsp_snapshot.h"
 #include "lgsp_tcache.h"
+#include "lgsp_limit.h"
 
 
 #define NGX_HTTP_LGSP_ENV_PRODUCTION  LGSP_ENV_PRODUCTION
@@ -69,13 +70,14 @@ typedef struct {
     ngx_str_t                       upstream_uri;
     ngx_str_t                       client_id;
     ngx_str_t                       request_id;
-    ngx_str_t                       rl_policy;  /* RateLimit-Policy */
-    ngx_str_t                       rl_state;   /* RateLimit */
     ngx_uint_t                      environment;
 
     ngx_uint_t                      status;     /* gateway's own answer */
     const char                     *denial;     /* SPEC §4 error code */
     ngx_msec_t                      start;
+
+    /* step 6, by lgsp_limit_kind_e; formatted only when a header reads it */
+    lgsp_limit_result_t             limits[LGSP_LIMIT_ITEMS_MAX];
 
     unsigned                        allowed:1;
 } ngx_http_lgsp_ctx_t;
@@ -101,6 +103,8 @@ ngx_int_t ngx_http_lgsp_limit_zone_add(ngx_conf_t *cf,
 ngx_int_t ngx_http_lgsp_limit(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     ngx_http_lgsp_loc_conf_t *llcf);
 uint64_t ngx_http_lgsp_limit_rejected(void);
+ngx_int_t ngx_http_lgsp_limit_header(ngx_http_request_t *r,
+    ngx_http_lgsp_ctx_t *ctx, ngx_uint_t state, ngx_str_t *value);
 
 /* the verified-token cache (lgsp_tcache.h), NULL when off */
 ngx_int_t ngx_http_lgsp_tcache_zone_add(ngx_conf_t *cf,

@@ -186,6 +186,7 @@ ngx_http_lgsp_ctx_variable(ngx_http_request_t *r,
 {
     u_char                      *p;
     size_t                       len;
+    ngx_str_t                    str;
     lgsp_sv_t                    s, name;
     ngx_http_lgsp_ctx_t         *ctx;
     const lgsp_snapshot_t       *snap;
@@ -226,13 +227,16 @@ ngx_http_lgsp_ctx_variable(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_LGSP_VAR_RL_POLICY:
-        s.data = (const char *) ctx->rl_policy.data;
-        s.len = ctx->rl_policy.len;
-        break;
-
     case NGX_HTTP_LGSP_VAR_RL_STATE:
-        s.data = (const char *) ctx->rl_state.data;
-        s.len = ctx->rl_state.len;
+        if (ngx_http_lgsp_limit_header(r, ctx,
+                                       data == NGX_HTTP_LGSP_VAR_RL_STATE,
+                                       &str)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+        s.data = (const char *) str.data;
+        s.len = str.len;
         break;
 
     case NGX_HTTP_LGSP_VAR_SNI:

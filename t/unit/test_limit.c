@@ -611,6 +611,105 @@ END_TEST
 
 /* daily quota */
 
+/* peek: what a take would say, without writing */
+
+START_TEST(test_peek_matches_take)
+{
+    uint64_t             before;
+    unsigned             i;
+    lgsp_limit_result_t  p, t;
+
+    /* idle: r = burst + 1 before any take */
+    lgsp_limit_peek(&cell, fake_now, 10, 4, &p);
+    ck_assert_int_eq(p.allowed, 1);
+    ck_assert_uint_eq(p.remaining, 5);
+    ck_assert_uint_eq(p.quota, 14);
+    ck_assert_uint_eq(p.window, 1);
+    ck_assert_uint_eq(cell, 0);
+
+    for (i = 0; i < 8; i++) {
+        before = cell;
+        lgsp_limit_peek(&cell, fake_now, 10, 4, &p);
+        ck_assert_uint_eq(cell, before);
+        lgsp_limit_take(&cell, fake_now, 10, 4, &t);
+
+        /* a peek says r = n before a take that leaves n - 1 */
+        ck_assert_int_eq(p.allowed, t.allowed);
+        if (t.allowed) {
+            ck_assert_uint_eq(p.remaining, t.remaining + 1);
+        } else {
+            ck_assert_uint_eq(p.remaining, 0);
+            ck_assert_uint_eq(p.retry_after, t.retry_after);
+            ck_assert_uint_eq(p.reset, t.reset);
+        }
+        clock_advance(20 * MS);
+    }
+
+    /* nothing a refund could give back */
+    before = cell;
+    lgsp_limit_peek(&cell, fake_now, 10, 4, &p);
+    lgsp_limit_refund(&cell, fake_now, &p);
+    ck_assert_uint_eq(cell, before);
+
+    lgsp_limit_peek(&cell, fake_now, 0, 4, &p);
+    ck_assert_int_eq(p.allowed, 1);
+    ck_assert_uint_eq(p.quota, 0);
+}
+END_TEST
+
+
+START_TEST(test_peek_clock_back)
+{
+    lgsp_limit_result_t  p;
+
+    take_all(10, 2);
+
+    /* the wall clock went back an hour: all spent, as a take would see */
+    lgsp_limit_peek(&cell, fake_now - 3600 * SEC, 10, 2, &p);
+    ck_assert_int_eq(p.allowed, 0);
+    ck_assert_uint_eq(p.remaining, 0);
+    ck_assert_uint_eq(p.retry_after, 1);
+}
+END_TEST
+
+
+START_TEST(test_quota_peek)
+{
+    uint64_t             before;
+    lgsp_limit_result_t  p, t;
+
+    lgsp_limit_quota_peek(&cell, fake_now, 3, &p);
+    ck_assert_int_eq(p.allowed, 1);
+    ck_assert_uint_eq(p.remaining, 3);
+    ck_assert_uint_eq(p.window, 86400);
+    ck_assert_uint_eq(cell, 0);
+
+    lgsp_limit_quota_take(&cell, fake_now, 3, &t);
+    lgsp_limit_quota_take(&cell, fake_now, 3, &t);
+    before = cell;
+    lgsp_limit_quota_peek(&cell, fake_now, 3, &p);
+    ck_assert_uint_eq(cell, before);
+    ck_assert_uint_eq(p.remaining, 1);
+    ck_assert_uint_eq(p.reset, t.reset);
+
+    lgsp_limit_quota_take(&cell, fake_now, 3, &t);
+    lgsp_limit_quota_peek(&cell, fake_now, 3, &p);
+    ck_assert_int_eq(p.allowed, 0);
+    ck_assert_uint_eq(p.remaining, 0);
+    ck_assert_uint_eq(p.retry_after, (MIDNIGHT - fake_now) / SEC);
+
+    /* a peek is never refunded */
+    lgsp_limit_quota_refund(&cell, &p);
+    ck_assert_uint_eq(cell, before + 1);
+
+    /* the next day it is whole again, without a write */
+    lgsp_limit_quota_peek(&cell, MIDNIGHT, 3, &p);
+    ck_assert_uint_eq(p.remaining, 3);
+    ck_assert_uint_eq(cell, before + 1);
+}
+END_TEST
+
+
 START_TEST(test_local_day)
 {
     /* 1970-01-01 00:00 UTC is 07:00 of day 0 in the city */
@@ -1165,6 +1264,9 @@ limit_suite(void)
     tcase_add_test(tc, test_refund_nothing_taken);
     tcase_add_test(tc, test_refund_after_concurrent_take);
     tcase_add_test(tc, test_refund_late);
+    tcase_add_test(tc, test_peek_matches_take);
+    tcase_add_test(tc, test_peek_clock_back);
+    tcase_add_test(tc, test_quota_peek);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("quota");

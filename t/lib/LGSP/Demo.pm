@@ -3,6 +3,8 @@ package LGSP::Demo;
 # A small registry for data-path tests, made through lgspctl as an
 # operator would: a provider agency and system with a service, a consumer
 # agency and system with grants and credentials in both environments.
+# build($t, upstream => $up, rate => '20/s', burst => 5): the grants'
+# limits (default 100000/s with a burst of 1000: out of the way).
 
 use strict;
 use warnings;
@@ -27,7 +29,7 @@ sub build {
     $t->ctl_ok('service', 'publish', 'citizen/v1', '--env', 'production');
     for my $env (qw(production sandbox)) {
         $t->ctl_ok('grant', 'add', '--consumer', 'cons-sys', '--service', 'citizen/v1',
-                   '--env', $env, '--rate', ($o{rate} // '100000/s'), '--burst', '1000');
+                   '--env', $env, '--rate', ($o{rate} // '100000/s'), '--burst', ($o{burst} // 1000));
         my ($id, $secret) = split /\n/, $t->ctl_ok('credential', 'issue', 'cons-sys', '--env', $env);
         $d{cred}{$env} = { client_id => $id, client_secret => $secret };
     }
