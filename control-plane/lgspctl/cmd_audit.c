@@ -319,7 +319,8 @@ query_hot(sqlite3 *adb, out_t *o)
 
     /* constant fragments only; every value is bound */
     snprintf(sql, sizeof(sql), "SELECT " CP_AUDIT_COLUMNS ", hash"
-             " FROM audit_records WHERE 1");
+             " FROM audit_records WHERE seq > (SELECT coalesce(max(last_seq),"
+            " 0) FROM audit_archives)");
 #define CLAUSE(cond, text)                                                 \
     if (cond) {                                                            \
         strncat(sql, text, sizeof(sql) - strlen(sql) - 1);                 \
@@ -477,18 +478,30 @@ audit_query(ctl_t *ctl, int argc, char **argv, int export)
         return CP_EXIT_REFUSED;
     }
 
+    /* one read transaction: the archive list and the hot rows agree even
+     * while lgspd archives and prunes */
+    if (sqlite3_exec(adb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        cp_err("audit.db: %s", sqlite3_errmsg(adb));
+        sqlite3_close(adb);
+        return CP_EXIT_REFUSED;
+    }
     out_begin(&o);
     /* the archive holds the older records: it comes first */
-    if (cp_audit_archive_walk(adb, archive, out_row, &o, &seq, h, why,
-                              sizeof(why)) != 0)
+    if (cp_audit_archive_walk_range(adb, archive,
+                                    f.has_since ? f.since : INT64_MIN,
+                                    f.has_until ? f.until : INT64_MAX,
+                                    out_row, &o, &seq, h, why,
+                                    sizeof(why)) < 0)
     {
         out_end(&o);
         cp_err("audit archive: %s", why);
+        sqlite3_exec(adb, "COMMIT", NULL, NULL, NULL);
         sqlite3_close(adb);
         return CP_EXIT_REFUSED;
     }
     query_hot(adb, &o);
     out_end(&o);
+    sqlite3_exec(adb, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(adb);
     return CP_EXIT_OK;
 }
@@ -575,7 +588,9 @@ audit_verify(ctl_t *ctl)
 
 /*
  * lgspctl audit _write-test-records N [--seg-size BYTES] [--every K]
- *     [--pause-us U] [--hold] [--tag TAG]
+ *     [--pause-us U] [--hold] [--tag TAG] [--days-ago D]
+ * --days-ago D: start times from noon (UTC+7) of the city day D days ago,
+ * 1 ms apart (the archive's tests).
  * Writes N synthetic records into $LGSP_HOME/spool as a worker would,
  * printing the count committed every K records; --hold leaves the last
  * segment unsealed and sleeps (to be killed).  For the tests; not in --help.
@@ -594,6 +609,8 @@ audit_write_test_records(ctl_t *ctl, int argc, char **argv)
     char                 spool[PATH_MAX + 32], txn[64], rid[64];
     const char          *tag = "t";
     long                 n, every = 0, pause_us = 0, seg = 0;
+    long                 days_ago = -1;
+    int64_t              base_ms = 0;
     int                  hold = 0;
     struct timespec      ts;
 
@@ -610,6 +627,13 @@ audit_write_test_records(ctl_t *ctl, int argc, char **argv)
             pause_us = strtol(argv[++i], NULL, 10);
         } else if (i + 1 < argc && strcmp(argv[i], "--seg-size") == 0) {
             seg = strtol(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(argv[i], "--days-ago") == 0) {
+            char *end;
+
+            days_ago = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || days_ago < 0 || days_ago > 100000) {
+                return ctl_usage(ctl_find("audit"));
+            }
         } else if (i + 1 < argc && strcmp(argv[i], "--tag") == 0) {
             tag = argv[++i];
         } else {
@@ -626,6 +650,12 @@ audit_write_test_records(ctl_t *ctl, int argc, char **argv)
         return CP_EXIT_REFUSED;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (days_ago >= 0) {
+        int64_t day = cp_audit_city_day(cp_now_ms()) - days_ago;
+
+        base_ms = day * 86400000LL - CITY_OFFSET_S * 1000LL
+                  + 12 * 3600000LL;
+    }
 
     for (long i = 0; i < n; i++) {
         int k = (int) (i % 2), denied = (i % 5) == 4;
@@ -651,6 +681,9 @@ audit_write_test_records(ctl_t *ctl, int argc, char **argv)
                        k ? 9 : 10);
         clock_gettime(CLOCK_REALTIME, &ts);
         r.start_ms = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (days_ago >= 0) {
+            r.start_ms = base_ms + i;
+        }
         r.duration_us = 1000 + i % 977;
         r.environment = (i % 7) == 6 ? LGSP_AUDIT_ENV_SANDBOX
                                      : LGSP_AUDIT_ENV_PRODUCTION;

@@ -418,9 +418,15 @@ audit_cron(lgspd_t *d, int64_t now)
             cp_log("error", "audit: daily seal failed");
         }
     }
-    cp_audit_archive_run(audit.db, d->db, audit.keys, audit.archive,
-                         d->conf.audit_hot_days,
-                         d->conf.audit_retention_days, now, ARCHIVE_BATCH);
+    /* a day is archived over several ticks, a batch each: come back at
+     * the next tick while there is more */
+    if (cp_audit_archive_run(audit.db, d->db, audit.keys, audit.archive,
+                             d->conf.audit_hot_days,
+                             d->conf.audit_retention_days, now,
+                             ARCHIVE_BATCH) > 0)
+    {
+        audit.next_cron_ms = now;
+    }
 }
 
 void

@@ -408,6 +408,9 @@ typedef struct {
     int64_t        records;
     seal_ref_t    *seals;
     size_t         nseals;
+    int64_t        base_seq;                /* audit_chain's base */
+    unsigned char  base_hash[CP_AUDIT_HASH_LEN];
+    int            base_found;
     char          *why;
     size_t         why_size;
 } verify_t;
@@ -461,7 +464,23 @@ static int
 verify_archived(void *ctx, const cp_audit_row_t row,
                 const unsigned char hash[CP_AUDIT_HASH_LEN])
 {
-    return verify_row(ctx, row, hash, CP_AUDIT_HASH_LEN);
+    verify_t *v = ctx;
+
+    if (v->records == 0 && row[CP_AC_SEQ].i - 1 == v->base_seq) {
+        /* nothing pruned yet past the oldest kept archive's start */
+        v->base_found = memcmp(v->prev, v->base_hash, CP_AUDIT_HASH_LEN) == 0
+                        ? 1 : -1;
+    }
+    if (verify_row(v, row, hash, CP_AUDIT_HASH_LEN) != 0) {
+        return -1;
+    }
+    /* after a crash in the middle of pruning, the hot log's base is
+     * inside the last archive */
+    if (row[CP_AC_SEQ].i == v->base_seq) {
+        v->base_found = memcmp(hash, v->base_hash, CP_AUDIT_HASH_LEN) == 0
+                        ? 1 : -1;
+    }
+    return 0;
 }
 
 /* every seal: signed by a key of the registry that was not revoked then */
@@ -611,14 +630,18 @@ cp_audit_verify(sqlite3 *adb, sqlite3 *registry, const char *archive_dir,
     }
 
     /* the archive first: it holds the start of the chain */
+    v.base_seq = base_seq;
+    memcpy(v.base_hash, base_hash, CP_AUDIT_HASH_LEN);
     if (cp_audit_archive_walk(adb, archive_dir, verify_archived, &v,
                               &v.last_seq, v.prev, why, why_size) != 0)
     {
         goto done;
     }
     start_seq = v.last_seq - v.records;
-    if (v.last_seq != base_seq
-        || memcmp(v.prev, base_hash, CP_AUDIT_HASH_LEN) != 0)
+    if (base_seq > v.last_seq
+        || (base_seq == v.last_seq
+            && memcmp(v.prev, base_hash, CP_AUDIT_HASH_LEN) != 0)
+        || (base_seq < v.last_seq && v.base_found != 1))
     {
         snprintf(why, why_size,
                  "the hot log does not continue the archive (archive ends at"
@@ -627,8 +650,14 @@ cp_audit_verify(sqlite3 *adb, sqlite3 *registry, const char *archive_dir,
         goto done;
     }
 
+    /* rows at or below the archive's end are the archived copies a crash
+     * left before they were pruned: the file is the truth */
     st = cp_db_prepare(adb, "SELECT " CP_AUDIT_COLUMNS ", hash"
-                            " FROM audit_records ORDER BY seq");
+                            " FROM audit_records WHERE seq > ?1"
+                            " ORDER BY seq");
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, v.last_seq);
+    }
     if (st == NULL) {
         snprintf(why, why_size, "audit.db: cannot read the records");
         goto done;

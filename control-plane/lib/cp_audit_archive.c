@@ -1,9 +1,42 @@
-/* The audit archive: daily files, hash-linked and signed. */
+/*
+ * The audit archive: daily files, hash-linked and signed.
+ *
+ * A file: the magic line, the body (a zlib stream of records, each its
+ * canonical bytes then its hash), the manifest (text, "key value" lines),
+ * its signature line, and a fixed trailer "manifest_at <offset>\n".  The
+ * manifest names the body's digest, the chain around the records and the
+ * previous file's manifest hash; its own hash is in audit_archives.
+ *
+ * Crash safety: a file is written as <name>.tmp, fsynced, renamed and the
+ * directory fsynced before its row is inserted; only a recorded file
+ * counts, and only then are its rows deleted from audit.db (in batches,
+ * base_seq/base_hash moving with each).  A crash before the row leaves the
+ * rows in audit.db and the day is written again; after it, the deletion
+ * resumes where it stopped.
+ */
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <openssl/evp.h>
 
 #include "cp_audit_archive.h"
+#include "cp_store.h"
 #include "cp_util.h"
+
+#define DAY_MS        (86400LL * 1000)
+#define CITY_MS       (7LL * 3600 * 1000)
+#define IO_CHUNK      (64 * 1024)
+#define REC_MAX       (CP_AUDIT_NCOLS * (4 + CP_ARCHIVE_MAX_TEXT) \
+                       + CP_AUDIT_HASH_LEN)
+#define MANIFEST_MAX  4096
 
 static sqlite3 *archive_registry;
 
@@ -13,17 +46,1327 @@ cp_audit_archive_set_registry(sqlite3 *registry)
     archive_registry = registry;
 }
 
+int64_t
+cp_audit_city_day(int64_t ms)
+{
+    int64_t t = ms + CITY_MS;
+
+    return t >= 0 ? t / DAY_MS : -((-t + DAY_MS - 1) / DAY_MS);
+}
+
+static void
+day_name(int64_t day, char *out, size_t size)
+{
+    time_t    t = (time_t) (day * 86400);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%d", &tm);
+}
+
+static void
+put_be(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (unsigned char) (v & 0xff);
+        v >>= 8;
+    }
+}
+
+static uint64_t
+get_be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < n; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+/* ----------------------------------------------------------- records */
+
+size_t
+cp_audit_archive_encode(const cp_audit_row_t row,
+                        const unsigned char hash[CP_AUDIT_HASH_LEN],
+                        unsigned char *out, size_t size)
+{
+    size_t n = 0;
+
+    for (int c = 0; c < CP_AUDIT_NCOLS; c++) {
+        if (cp_audit_cols[c].is_text) {
+            if (row[c].len > CP_ARCHIVE_MAX_TEXT || size - n < 4 + row[c].len)
+            {
+                return 0;
+            }
+            put_be(out + n, row[c].len, 4);
+            if (row[c].len > 0) {
+                memcpy(out + n + 4, row[c].s, row[c].len);
+            }
+            n += 4 + row[c].len;
+        } else {
+            if (size - n < 8) {
+                return 0;
+            }
+            put_be(out + n, (uint64_t) row[c].i, 8);
+            n += 8;
+        }
+    }
+    if (size - n < CP_AUDIT_HASH_LEN) {
+        return 0;
+    }
+    memcpy(out + n, hash, CP_AUDIT_HASH_LEN);
+    return n + CP_AUDIT_HASH_LEN;
+}
+
+ssize_t
+cp_audit_archive_decode(const unsigned char *buf, size_t len,
+                        cp_audit_row_t row,
+                        unsigned char hash[CP_AUDIT_HASH_LEN])
+{
+    size_t n = 0;
+
+    for (int c = 0; c < CP_AUDIT_NCOLS; c++) {
+        if (cp_audit_cols[c].is_text) {
+            size_t l;
+
+            if (len - n < 4) {
+                return 0;
+            }
+            l = (size_t) get_be(buf + n, 4);
+            if (l > CP_ARCHIVE_MAX_TEXT) {
+                return -1;
+            }
+            if (len - n - 4 < l) {
+                return 0;
+            }
+            row[c].s = (const char *) buf + n + 4;
+            row[c].len = l;
+            row[c].i = 0;
+            n += 4 + l;
+        } else {
+            if (len - n < 8) {
+                return 0;
+            }
+            row[c].s = NULL;
+            row[c].len = 0;
+            row[c].i = (int64_t) get_be(buf + n, 8);
+            n += 8;
+        }
+    }
+    if (len - n < CP_AUDIT_HASH_LEN) {
+        return 0;
+    }
+    memcpy(hash, buf + n, CP_AUDIT_HASH_LEN);
+    return (ssize_t) (n + CP_AUDIT_HASH_LEN);
+}
+
+/* ---------------------------------------------------------- manifest */
+
+int
+cp_audit_manifest_format(const cp_audit_manifest_t *m, char *out,
+                         size_t size)
+{
+    char ph[65], lh[65], pm[65], bs[65];
+    int  n;
+
+    cp_hex(m->prev_hash, CP_AUDIT_HASH_LEN, ph);
+    cp_hex(m->last_hash, CP_AUDIT_HASH_LEN, lh);
+    cp_hex(m->prev_manifest, CP_AUDIT_HASH_LEN, pm);
+    cp_hex(m->body_sha256, CP_AUDIT_HASH_LEN, bs);
+    n = snprintf(out, size,
+                 "day %s\nfirst_seq %lld\nlast_seq %lld\nrecords %lld\n"
+                 "min_start_ms %lld\nmax_start_ms %lld\nprev_hash %s\n"
+                 "last_hash %s\nprev_manifest %s\nbody_bytes %lld\n"
+                 "body_sha256 %s\ncreated_ms %lld\nkid %s\nalg %s\n",
+                 m->day, (long long) m->first_seq, (long long) m->last_seq,
+                 (long long) m->records, (long long) m->min_start_ms,
+                 (long long) m->max_start_ms, ph, lh, pm,
+                 (long long) m->body_bytes, bs, (long long) m->created_ms,
+                 m->kid, m->alg);
+    return n < 0 || (size_t) n >= size ? -1 : n;
+}
+
+static int
+unhex(const char *s, size_t len, unsigned char *out, size_t out_size,
+      size_t *out_len)
+{
+    if (len % 2 != 0 || len / 2 > out_size) {
+        return -1;
+    }
+    for (size_t i = 0; i < len; i += 2) {
+        int v = 0;
+
+        for (size_t k = i; k < i + 2; k++) {
+            char c = s[k];
+
+            v <<= 4;
+            if (c >= '0' && c <= '9') {
+                v |= c - '0';
+            } else if (c >= 'a' && c <= 'f') {
+                v |= c - 'a' + 10;
+            } else {
+                return -1;
+            }
+        }
+        out[i / 2] = (unsigned char) v;
+    }
+    *out_len = len / 2;
+    return 0;
+}
+
+/* the next "key value\n" line, which must have this key */
+static int
+next_line(const char **p, const char *end, const char *key,
+          const char **val, size_t *vlen)
+{
+    size_t      k = strlen(key);
+    const char *nl = memchr(*p, '\n', (size_t) (end - *p));
+
+    if (nl == NULL || (size_t) (nl - *p) < k + 1
+        || memcmp(*p, key, k) != 0 || (*p)[k] != ' ')
+    {
+        return -1;
+    }
+    *val = *p + k + 1;
+    *vlen = (size_t) (nl - *val);
+    *p = nl + 1;
+    return 0;
+}
+
+static int
+parse_i64(const char *v, size_t len, int64_t *out)
+{
+    char        buf[32], *end;
+    long long   x;
+
+    if (len == 0 || len >= sizeof(buf)) {
+        return -1;
+    }
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    errno = 0;
+    x = strtoll(buf, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int
+cp_audit_manifest_parse(const char *text, size_t len, cp_audit_manifest_t *m,
+                        size_t *signed_len, const char **why)
+{
+    static const char *ints[] = { "first_seq", "last_seq", "records",
+                                  "min_start_ms", "max_start_ms" };
+    static const char *hashes[] = { "prev_hash", "last_hash",
+                                    "prev_manifest" };
+    const char *p = text, *end = text + len, *v;
+    size_t      vl, hl;
+    int64_t    *iv[] = { &m->first_seq, &m->last_seq, &m->records,
+                         &m->min_start_ms, &m->max_start_ms };
+    unsigned char *hv[] = { m->prev_hash, m->last_hash, m->prev_manifest };
+
+    memset(m, 0, sizeof(*m));
+    *why = "malformed manifest";
+    if (next_line(&p, end, "day", &v, &vl) != 0 || vl != 10) {
+        return -1;
+    }
+    memcpy(m->day, v, vl);
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        if (next_line(&p, end, ints[i], &v, &vl) != 0
+            || parse_i64(v, vl, iv[i]) != 0)
+        {
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+        if (next_line(&p, end, hashes[i], &v, &vl) != 0
+            || unhex(v, vl, hv[i], CP_AUDIT_HASH_LEN, &hl) != 0
+            || hl != CP_AUDIT_HASH_LEN)
+        {
+            return -1;
+        }
+    }
+    if (next_line(&p, end, "body_bytes", &v, &vl) != 0
+        || parse_i64(v, vl, &m->body_bytes) != 0
+        || next_line(&p, end, "body_sha256", &v, &vl) != 0
+        || unhex(v, vl, m->body_sha256, CP_AUDIT_HASH_LEN, &hl) != 0
+        || hl != CP_AUDIT_HASH_LEN
+        || next_line(&p, end, "created_ms", &v, &vl) != 0
+        || parse_i64(v, vl, &m->created_ms) != 0
+        || next_line(&p, end, "kid", &v, &vl) != 0
+        || vl == 0 || vl >= sizeof(m->kid))
+    {
+        return -1;
+    }
+    memcpy(m->kid, v, vl);
+    if (next_line(&p, end, "alg", &v, &vl) != 0 || vl == 0
+        || vl >= sizeof(m->alg))
+    {
+        return -1;
+    }
+    memcpy(m->alg, v, vl);
+    *signed_len = (size_t) (p - text);
+    if (next_line(&p, end, "signature", &v, &vl) != 0
+        || unhex(v, vl, m->sig, sizeof(m->sig), &m->sig_len) != 0
+        || m->sig_len == 0 || p != end)
+    {
+        return -1;
+    }
+    if (m->first_seq < 1 || m->last_seq < m->first_seq
+        || m->records != m->last_seq - m->first_seq + 1 || m->body_bytes < 0)
+    {
+        *why = "inconsistent manifest";
+        return -1;
+    }
+    return 0;
+}
+
+static void
+sha256(const void *data, size_t len, unsigned char out[CP_AUDIT_HASH_LEN])
+{
+    unsigned int n;
+
+    EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
+static size_t
+sig_message(unsigned char *msg, size_t size, const char *manifest,
+            size_t len)
+{
+    size_t t = sizeof(CP_ARCHIVE_SIG_TAG);      /* with its NUL */
+
+    if (t + len > size) {
+        return 0;
+    }
+    memcpy(msg, CP_ARCHIVE_SIG_TAG, t);
+    memcpy(msg + t, manifest, len);
+    return t + len;
+}
+
+/* ------------------------------------------------------------- walk */
+
+typedef struct {
+    const char     *file;
+    char           *why;
+    size_t          why_size;
+} werr_t;
+
+#define FAIL(e, ...)                                                       \
+    do {                                                                   \
+        int k_ = snprintf((e)->why, (e)->why_size, "archive file %s: ",    \
+                          (e)->file);                                      \
+        if (k_ > 0 && (size_t) k_ < (e)->why_size) {                       \
+            snprintf((e)->why + k_, (e)->why_size - (size_t) k_,           \
+                     __VA_ARGS__);                                         \
+        }                                                                  \
+    } while (0)
+
+/* the manifest of an open file; its text in buf */
+static int
+read_manifest(int fd, werr_t *e, cp_audit_manifest_t *m, char *buf,
+              size_t *signed_len, int64_t *size_out)
+{
+    struct stat   st;
+    char          trailer[CP_ARCHIVE_TRAILER + 1];
+    int64_t       at, len;
+    const char   *why;
+    char          magic[sizeof(CP_ARCHIVE_MAGIC)];
+
+    if (fstat(fd, &st) != 0
+        || st.st_size < (off_t) (sizeof(CP_ARCHIVE_MAGIC) - 1
+                                 + CP_ARCHIVE_TRAILER)
+        || pread(fd, magic, sizeof(magic) - 1, 0)
+           != (ssize_t) (sizeof(magic) - 1)
+        || memcmp(magic, CP_ARCHIVE_MAGIC, sizeof(magic) - 1) != 0
+        || pread(fd, trailer, CP_ARCHIVE_TRAILER,
+                 st.st_size - CP_ARCHIVE_TRAILER) != CP_ARCHIVE_TRAILER)
+    {
+        FAIL(e, "not an archive file (magic or trailer)");
+        return -1;
+    }
+    trailer[CP_ARCHIVE_TRAILER] = '\0';
+    if (memcmp(trailer, "manifest_at ", 12) != 0
+        || trailer[CP_ARCHIVE_TRAILER - 1] != '\n'
+        || parse_i64(trailer + 12, CP_ARCHIVE_TRAILER - 13, &at) != 0
+        || at < (int64_t) sizeof(CP_ARCHIVE_MAGIC) - 1
+        || (len = st.st_size - CP_ARCHIVE_TRAILER - at) <= 0
+        || len > MANIFEST_MAX
+        || pread(fd, buf, (size_t) len, at) != len)
+    {
+        FAIL(e, "bad trailer");
+        return -1;
+    }
+    if (cp_audit_manifest_parse(buf, (size_t) len, m, signed_len, &why) != 0)
+    {
+        FAIL(e, "%s", why);
+        return -1;
+    }
+    if (m->body_bytes != at - (int64_t) (sizeof(CP_ARCHIVE_MAGIC) - 1)) {
+        FAIL(e, "the body's length does not match its manifest");
+        return -1;
+    }
+    *size_out = st.st_size;
+    return 0;
+}
+
+static int
+check_signature(const cp_audit_manifest_t *m, const char *text,
+                size_t signed_len, int64_t recorded_ms, werr_t *e)
+{
+    sqlite3_stmt  *st;
+    unsigned char  msg[MANIFEST_MAX + 32];
+    size_t         mlen = sig_message(msg, sizeof(msg), text, signed_len);
+    int            rc = -1;
+
+    st = cp_db_prepare(archive_registry, "SELECT public_der, revoked_at"
+                                         " FROM signing_keys WHERE kid = ?1");
+    if (st == NULL || mlen == 0) {
+        sqlite3_finalize(st);
+        FAIL(e, "cannot check the signature");
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, m->kid, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        FAIL(e, "signed by unknown key %s", m->kid);
+    } else if (sqlite3_column_type(st, 1) != SQLITE_NULL
+               && sqlite3_column_int64(st, 1) * 1000 <= m->created_ms)
+    {
+        FAIL(e, "signed by key %s after it was revoked", m->kid);
+    } else if (!cp_audit_check_sig(sqlite3_column_blob(st, 0),
+                                   (size_t) sqlite3_column_bytes(st, 0),
+                                   msg, mlen, m->sig, m->sig_len))
+    {
+        FAIL(e, "bad signature (key %s)", m->kid);
+    } else {
+        rc = 0;
+    }
+    (void) recorded_ms;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int
+check_body_digest(int fd, const cp_audit_manifest_t *m, werr_t *e)
+{
+    EVP_MD_CTX    *ctx = EVP_MD_CTX_new();
+    unsigned char  buf[IO_CHUNK], d[CP_AUDIT_HASH_LEN];
+    off_t          off = sizeof(CP_ARCHIVE_MAGIC) - 1;
+    int64_t        left = m->body_bytes;
+    unsigned int   dl;
+    int            rc = -1;
+
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        FAIL(e, "out of memory");
+        goto done;
+    }
+    while (left > 0) {
+        size_t  want = left < (int64_t) sizeof(buf) ? (size_t) left
+                                                     : sizeof(buf);
+        ssize_t r = pread(fd, buf, want, off);
+
+        if (r <= 0) {
+            FAIL(e, "read: %s", r < 0 ? strerror(errno) : "short file");
+            goto done;
+        }
+        EVP_DigestUpdate(ctx, buf, (size_t) r);
+        off += r;
+        left -= r;
+    }
+    EVP_DigestFinal_ex(ctx, d, &dl);
+    if (memcmp(d, m->body_sha256, sizeof(d)) != 0) {
+        FAIL(e, "the compressed records do not match the manifest's digest");
+        goto done;
+    }
+    rc = 0;
+done:
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+/* inflate the body; check each record's seq and hash; call back */
+static int
+read_body(int fd, const cp_audit_manifest_t *m, werr_t *e,
+          cp_audit_archive_cb cb, void *ctx, int *stopped)
+{
+    z_stream       z;
+    unsigned char *in = malloc(IO_CHUNK), *out = malloc(2 * REC_MAX);
+    size_t         have = 0, cap = 2 * REC_MAX;
+    off_t          off = sizeof(CP_ARCHIVE_MAGIC) - 1;
+    int64_t        left = m->body_bytes, seq = m->first_seq - 1;
+    unsigned char  prev[CP_AUDIT_HASH_LEN];
+    int            zrc = Z_OK, rc = -1, zinit = 0;
+
+    memcpy(prev, m->prev_hash, sizeof(prev));
+    memset(&z, 0, sizeof(z));
+    if (in == NULL || out == NULL || inflateInit(&z) != Z_OK) {
+        FAIL(e, "out of memory");
+        goto done;
+    }
+    zinit = 1;
+    for (;;) {
+        if (z.avail_in == 0 && left > 0) {
+            size_t  want = left < IO_CHUNK ? (size_t) left : IO_CHUNK;
+            ssize_t r = pread(fd, in, want, off);
+
+            if (r <= 0) {
+                FAIL(e, "read: %s", r < 0 ? strerror(errno) : "short file");
+                goto done;
+            }
+            off += r;
+            left -= r;
+            z.next_in = in;
+            z.avail_in = (uInt) r;
+        }
+        if (zrc != Z_STREAM_END) {
+            z.next_out = out + have;
+            z.avail_out = (uInt) (cap - have);
+            zrc = inflate(&z, Z_NO_FLUSH);
+            if (zrc != Z_OK && zrc != Z_STREAM_END
+                && !(zrc == Z_BUF_ERROR && z.avail_in == 0 && left == 0))
+            {
+                FAIL(e, "the compressed records are corrupt (zlib: %s)",
+                     z.msg ? z.msg : "error");
+                goto done;
+            }
+            have = cap - z.avail_out;
+        }
+        /* every whole record in the buffer */
+        size_t used = 0;
+        for (;;) {
+            cp_audit_row_t row;
+            unsigned char  h[CP_AUDIT_HASH_LEN], want[CP_AUDIT_HASH_LEN];
+            ssize_t        n = cp_audit_archive_decode(out + used,
+                                                       have - used, row, h);
+
+            if (n < 0) {
+                FAIL(e, "record after seq %lld is malformed",
+                     (long long) seq);
+                goto done;
+            }
+            if (n == 0) {
+                break;
+            }
+            used += (size_t) n;
+            if (row[CP_AC_SEQ].i != seq + 1 || seq + 1 > m->last_seq) {
+                FAIL(e, "record seq %lld (transaction %.*s): expected seq"
+                     " %lld", (long long) row[CP_AC_SEQ].i,
+                     (int) row[CP_AC_TXN_ID].len, row[CP_AC_TXN_ID].s,
+                     (long long) (seq + 1));
+                goto done;
+            }
+            cp_audit_hash(prev, row, want);
+            if (memcmp(want, h, sizeof(h)) != 0) {
+                FAIL(e, "record seq %lld (transaction %.*s): hash does not"
+                     " match its content and the chain before it",
+                     (long long) row[CP_AC_SEQ].i,
+                     (int) row[CP_AC_TXN_ID].len, row[CP_AC_TXN_ID].s);
+                goto done;
+            }
+            memcpy(prev, h, sizeof(prev));
+            seq++;
+            if (cb != NULL && !*stopped && cb(ctx, row, h) != 0) {
+                *stopped = 1;
+            }
+        }
+        memmove(out, out + used, have - used);
+        have -= used;
+        if (zrc == Z_STREAM_END || (left == 0 && z.avail_in == 0
+                                    && zrc != Z_OK))
+        {
+            break;
+        }
+        if (*stopped) {
+            rc = 0;
+            goto done;
+        }
+        if (have == cap) {
+            FAIL(e, "record after seq %lld is too long", (long long) seq);
+            goto done;
+        }
+        if (left == 0 && z.avail_in == 0 && zrc == Z_OK && have == 0
+            && z.avail_out != 0)
+        {
+            /* input ended without the end of the stream */
+            FAIL(e, "the compressed records are truncated");
+            goto done;
+        }
+    }
+    if (zrc != Z_STREAM_END || have != 0) {
+        FAIL(e, "the compressed records are truncated");
+        goto done;
+    }
+    if (seq != m->last_seq || memcmp(prev, m->last_hash, sizeof(prev)) != 0)
+    {
+        FAIL(e, "holds records up to seq %lld, its manifest says %lld",
+             (long long) seq, (long long) m->last_seq);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (zinit) {
+        inflateEnd(&z);
+    }
+    free(in);
+    free(out);
+    return rc;
+}
+
 int
 cp_audit_archive_walk(sqlite3 *adb, const char *archive_dir,
                       cp_audit_archive_cb cb, void *ctx, int64_t *start_seq,
                       unsigned char start_hash[CP_AUDIT_HASH_LEN],
                       char *why, size_t why_size)
 {
-    (void) adb; (void) archive_dir; (void) cb; (void) ctx;
-    (void) why; (void) why_size;
+    return cp_audit_archive_walk_range(adb, archive_dir, INT64_MIN,
+                                       INT64_MAX, cb, ctx, start_seq,
+                                       start_hash, why, why_size);
+}
+
+int
+cp_audit_archive_walk_range(sqlite3 *adb, const char *archive_dir,
+                            int64_t since, int64_t until,
+                            cp_audit_archive_cb cb, void *ctx,
+                            int64_t *start_seq,
+                            unsigned char start_hash[CP_AUDIT_HASH_LEN],
+                            char *why, size_t why_size)
+{
+    sqlite3_stmt        *st;
+    cp_audit_manifest_t  m;
+    unsigned char        prev_manifest[CP_AUDIT_HASH_LEN];
+    unsigned char        prev_last[CP_AUDIT_HASH_LEN], mh[CP_AUDIT_HASH_LEN];
+    char                 text[MANIFEST_MAX], path[PATH_MAX + 64];
+    char                 file[128];
+    int64_t              prev_seq = 0, fsize;
+    int                  have_prev_hash = 1, first = 1, stopped = 0;
+    int                  rc = -1, step;
+    size_t               signed_len;
+    werr_t               e = { file, why, why_size };
+
     *start_seq = 0;
     memset(start_hash, 0, CP_AUDIT_HASH_LEN);
+    memset(prev_manifest, 0, sizeof(prev_manifest));
+    memset(prev_last, 0, sizeof(prev_last));
+    why[0] = '\0';
+    file[0] = '\0';
+
+    st = cp_db_prepare(adb, "SELECT day, file, first_seq, last_seq, records,"
+                            " manifest_sha256, deleted_ms"
+                            " FROM audit_archives ORDER BY first_seq");
+    if (st == NULL) {
+        snprintf(why, why_size, "audit.db: cannot read audit_archives");
+        return -1;
+    }
+    while (!stopped && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *f = (const char *) sqlite3_column_text(st, 1);
+        const char *mhex = (const char *) sqlite3_column_text(st, 5);
+        int64_t     fs = sqlite3_column_int64(st, 2);
+        int64_t     ls = sqlite3_column_int64(st, 3);
+        size_t      hl;
+        int         fd;
+
+        if (cp_path(file, sizeof(file), "%s", f ? f : "?") != 0
+            || strchr(file, '/') != NULL || mhex == NULL
+            || unhex(mhex, strlen(mhex), mh, sizeof(mh), &hl) != 0
+            || hl != sizeof(mh))
+        {
+            FAIL(&e, "its row in audit_archives is malformed");
+            goto done;
+        }
+        if (fs != prev_seq + 1 || ls < fs) {
+            FAIL(&e, "covers seq %lld..%lld, expected to start at seq %lld"
+                 " (an archive is missing)", (long long) fs, (long long) ls,
+                 (long long) (prev_seq + 1));
+            goto done;
+        }
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+            /* deleted for retention: its manifest hash still links */
+            memcpy(prev_manifest, mh, sizeof(mh));
+            prev_seq = ls;
+            have_prev_hash = 0;
+            continue;
+        }
+
+        if (cp_path(path, sizeof(path), "%s/%s", archive_dir, file) != 0) {
+            FAIL(&e, "path too long");
+            goto done;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd == -1) {
+            FAIL(&e, "%s", strerror(errno));
+            goto done;
+        }
+        if (read_manifest(fd, &e, &m, text, &signed_len, &fsize) != 0) {
+            close(fd);
+            goto done;
+        }
+        {
+            unsigned char got[CP_AUDIT_HASH_LEN];
+
+            sha256(text, signed_len, got);
+            if (memcmp(got, mh, sizeof(mh)) != 0) {
+                close(fd);
+                FAIL(&e, "its manifest does not match the hash recorded in"
+                     " audit_archives");
+                goto done;
+            }
+        }
+        if (m.first_seq != fs || m.last_seq != ls
+            || m.records != sqlite3_column_int64(st, 4)
+            || strcmp(m.day, (const char *) sqlite3_column_text(st, 0)) != 0)
+        {
+            close(fd);
+            FAIL(&e, "its manifest does not match its row in audit_archives");
+            goto done;
+        }
+        if (memcmp(m.prev_manifest, prev_manifest, sizeof(mh)) != 0) {
+            close(fd);
+            FAIL(&e, "does not link to the previous archive's manifest");
+            goto done;
+        }
+        if (have_prev_hash
+            && memcmp(m.prev_hash, prev_last, sizeof(prev_last)) != 0)
+        {
+            close(fd);
+            FAIL(&e, "its chain does not continue the previous archive's");
+            goto done;
+        }
+        if (archive_registry != NULL
+            && check_signature(&m, text, signed_len, 0, &e) != 0)
+        {
+            close(fd);
+            goto done;
+        }
+        if (first) {
+            *start_seq = m.first_seq - 1;
+            memcpy(start_hash, m.prev_hash, CP_AUDIT_HASH_LEN);
+            first = 0;
+        }
+        if (m.max_start_ms >= since && m.min_start_ms <= until) {
+            if (check_body_digest(fd, &m, &e) != 0
+                || read_body(fd, &m, &e, cb, ctx, &stopped) != 0)
+            {
+                close(fd);
+                goto done;
+            }
+        }
+        close(fd);
+        memcpy(prev_manifest, mh, sizeof(mh));
+        memcpy(prev_last, m.last_hash, sizeof(prev_last));
+        have_prev_hash = 1;
+        prev_seq = ls;
+    }
+    if (!stopped && step != SQLITE_DONE) {
+        snprintf(why, why_size, "audit.db: %s", sqlite3_errmsg(adb));
+        goto done;
+    }
+    if (first && prev_seq > 0) {
+        /* every archive was deleted: the chain restarts after them, and
+         * only the hot log's base can say from which hash */
+        sqlite3_stmt *b;
+
+        *start_seq = prev_seq;
+        b = cp_db_prepare(adb, "SELECT base_hash FROM"
+                                             " audit_chain WHERE id = 1");
+        if (b != NULL && sqlite3_step(b) == SQLITE_ROW
+            && sqlite3_column_bytes(b, 0) == CP_AUDIT_HASH_LEN)
+        {
+            memcpy(start_hash, sqlite3_column_blob(b, 0), CP_AUDIT_HASH_LEN);
+        }
+        sqlite3_finalize(b);
+    }
+    rc = stopped ? 1 : 0;
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ------------------------------------------------------------- write */
+
+/* the day being written, across calls */
+static struct {
+    int            active;
+    int64_t        day;
+    char           name[64], tmp[PATH_MAX + 80], path[PATH_MAX + 80];
+    int            fd;
+    z_stream       z;
+    EVP_MD_CTX    *md;
+    int64_t        first_seq, last_seq, next_seq, min_start, max_start, body_bytes;
+    unsigned char  prev_hash[CP_AUDIT_HASH_LEN], cur[CP_AUDIT_HASH_LEN];
+    unsigned char  prev_manifest[CP_AUDIT_HASH_LEN];
+    unsigned char  rec[REC_MAX];
+    unsigned char  zout[IO_CHUNK];
+} w;
+
+static void
+writer_abort(void)
+{
+    if (!w.active) {
+        return;
+    }
+    deflateEnd(&w.z);
+    EVP_MD_CTX_free(w.md);
+    w.md = NULL;
+    close(w.fd);
+    unlink(w.tmp);
+    w.active = 0;
+}
+
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t r = write(fd, p, len);
+
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        p += r;
+        len -= (size_t) r;
+    }
     return 0;
+}
+
+static int
+deflate_some(int flush)
+{
+    int zrc;
+
+    do {
+        w.z.next_out = w.zout;
+        w.z.avail_out = sizeof(w.zout);
+        zrc = deflate(&w.z, flush);
+        if (zrc == Z_STREAM_ERROR) {
+            return -1;
+        }
+        size_t n = sizeof(w.zout) - w.z.avail_out;
+        if (n > 0) {
+            if (write_all(w.fd, w.zout, n) != 0) {
+                return -1;
+            }
+            EVP_DigestUpdate(w.md, w.zout, n);
+            w.body_bytes += (int64_t) n;
+        }
+    } while (w.z.avail_out == 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
+    return 0;
+}
+
+/* the hash of row seq in audit.db, or of the chain's base when it is it */
+static int
+row_hash(sqlite3 *adb, int64_t seq, unsigned char out[CP_AUDIT_HASH_LEN])
+{
+    sqlite3_stmt *st = cp_db_prepare(adb, "SELECT hash FROM audit_records"
+                                          " WHERE seq = ?1");
+    int           rc = -1;
+
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, seq);
+    if (sqlite3_step(st) == SQLITE_ROW
+        && sqlite3_column_bytes(st, 0) == CP_AUDIT_HASH_LEN)
+    {
+        memcpy(out, sqlite3_column_blob(st, 0), CP_AUDIT_HASH_LEN);
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int
+chain_base(sqlite3 *adb, int64_t *seq, unsigned char hash[CP_AUDIT_HASH_LEN])
+{
+    sqlite3_stmt *st = cp_db_prepare(adb, "SELECT base_seq, base_hash FROM"
+                                          " audit_chain WHERE id = 1");
+    int           rc = -1;
+
+    if (st == NULL) {
+        return -1;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW
+        && sqlite3_column_bytes(st, 1) == CP_AUDIT_HASH_LEN)
+    {
+        *seq = sqlite3_column_int64(st, 0);
+        memcpy(hash, sqlite3_column_blob(st, 1), CP_AUDIT_HASH_LEN);
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* rows (base, min(base+budget, last)] leave audit.db; base moves with them */
+static int64_t
+delete_batch(sqlite3 *adb, int64_t base, int64_t last, int budget)
+{
+    sqlite3_stmt  *del = NULL, *upd = NULL;
+    unsigned char  h[CP_AUDIT_HASH_LEN];
+    int64_t        hi = last - base > budget ? base + budget : last;
+
+    if (cp_db_begin(adb) != 0) {
+        cp_log("error", "audit archive: begin: %s", sqlite3_errmsg(adb));
+        return -1;
+    }
+    if (row_hash(adb, hi, h) != 0) {
+        cp_log("error", "audit archive: record seq %lld is missing from"
+               " audit.db; cannot move the chain's base", (long long) hi);
+        goto rollback;
+    }
+    del = cp_db_prepare(adb, "DELETE FROM audit_records"
+                             " WHERE seq > ?1 AND seq <= ?2");
+    upd = cp_db_prepare(adb, "UPDATE audit_chain SET base_seq = ?1,"
+                             " base_hash = ?2 WHERE id = 1");
+    if (del == NULL || upd == NULL) {
+        goto rollback;
+    }
+    sqlite3_bind_int64(del, 1, base);
+    sqlite3_bind_int64(del, 2, hi);
+    sqlite3_bind_int64(upd, 1, hi);
+    sqlite3_bind_blob(upd, 2, h, sizeof(h), SQLITE_STATIC);
+    if (sqlite3_step(del) != SQLITE_DONE || sqlite3_step(upd) != SQLITE_DONE)
+    {
+        cp_log("error", "audit archive: %s", sqlite3_errmsg(adb));
+        goto rollback;
+    }
+    sqlite3_finalize(del);
+    sqlite3_finalize(upd);
+    if (cp_db_commit(adb) != 0) {
+        cp_log("error", "audit archive: commit: %s", sqlite3_errmsg(adb));
+        cp_db_rollback(adb);
+        return -1;
+    }
+    return hi - base;
+
+rollback:
+    sqlite3_finalize(del);
+    sqlite3_finalize(upd);
+    cp_db_rollback(adb);
+    return -1;
+}
+
+/* the last archive: its last seq, day and manifest hash (0s: none) */
+static int
+last_archive(sqlite3 *adb, int64_t *last_seq, int64_t *day,
+             unsigned char manifest[CP_AUDIT_HASH_LEN])
+{
+    sqlite3_stmt *st = cp_db_prepare(adb, "SELECT last_seq, day,"
+                                          " manifest_sha256 FROM"
+                                          " audit_archives ORDER BY"
+                                          " last_seq DESC LIMIT 1");
+    int           rc = 0;
+    size_t        hl;
+
+    *last_seq = 0;
+    *day = INT64_MIN;
+    memset(manifest, 0, CP_AUDIT_HASH_LEN);
+    if (st == NULL) {
+        return -1;
+    }
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW: {
+        const char *d = (const char *) sqlite3_column_text(st, 1);
+        const char *m = (const char *) sqlite3_column_text(st, 2);
+        struct tm   tm;
+
+        *last_seq = sqlite3_column_int64(st, 0);
+        memset(&tm, 0, sizeof(tm));
+        if (d == NULL || m == NULL
+            || sscanf(d, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon,
+                      &tm.tm_mday) != 3
+            || unhex(m, strlen(m), manifest, CP_AUDIT_HASH_LEN, &hl) != 0)
+        {
+            rc = -1;
+            break;
+        }
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        *day = (int64_t) timegm(&tm) / 86400;
+        break;
+    }
+    case SQLITE_DONE:
+        break;
+    default:
+        rc = -1;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* start the next day's file if one is due: 1 started, 0 none due, -1 */
+static int
+writer_begin(sqlite3 *adb, const char *dir, int64_t today, int hot_days)
+{
+    sqlite3_stmt  *st;
+    int64_t        last, last_day, base, min_start, day;
+    unsigned char  base_hash[CP_AUDIT_HASH_LEN];
+
+    if (last_archive(adb, &last, &last_day, w.prev_manifest) != 0
+        || chain_base(adb, &base, base_hash) != 0 || base != last)
+    {
+        cp_log("error", "audit archive: cannot read the archive's end");
+        return -1;
+    }
+    st = cp_db_prepare(adb, "SELECT min(start_ms) FROM audit_records"
+                            " WHERE seq > ?1");
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, last);
+    if (sqlite3_step(st) != SQLITE_ROW
+        || sqlite3_column_type(st, 0) == SQLITE_NULL)
+    {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    min_start = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+
+    /* days are archived once each: a record of an archived day ingested
+     * late goes into the next day's file */
+    day = cp_audit_city_day(min_start);
+    if (last_day != INT64_MIN && day <= last_day) {
+        day = last_day + 1;
+    }
+    if (day + hot_days >= today) {
+        return 0;
+    }
+
+    /* the file ends with the last record of that day in chain order */
+    st = cp_db_prepare(adb, "SELECT max(seq) FROM audit_records"
+                            " WHERE start_ms < ?1 AND seq > ?2");
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, (day + 1) * DAY_MS - CITY_MS);
+    sqlite3_bind_int64(st, 2, last);
+    if (sqlite3_step(st) != SQLITE_ROW
+        || sqlite3_column_type(st, 0) == SQLITE_NULL)
+    {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    w.last_seq = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+
+    /* never archive a record that is still hot: a late record of an old
+     * day waits behind it (and goes into a later day's file) */
+    st = cp_db_prepare(adb, "SELECT min(seq) FROM audit_records"
+                            " WHERE start_ms >= ?1 AND seq > ?2");
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, (today - hot_days) * DAY_MS - CITY_MS);
+    sqlite3_bind_int64(st, 2, last);
+    if (sqlite3_step(st) == SQLITE_ROW
+        && sqlite3_column_type(st, 0) != SQLITE_NULL
+        && sqlite3_column_int64(st, 0) <= w.last_seq)
+    {
+        w.last_seq = sqlite3_column_int64(st, 0) - 1;
+    }
+    sqlite3_finalize(st);
+    if (w.last_seq <= last) {
+        return 0;
+    }
+
+    memset(&w.z, 0, sizeof(w.z));
+    w.day = day;
+    day_name(day, w.name, sizeof(w.name));
+    strncat(w.name, ".lgar", sizeof(w.name) - strlen(w.name) - 1);
+    memmove(w.name + 6, w.name, strlen(w.name) + 1);
+    memcpy(w.name, "audit-", 6);
+    if (cp_path(w.path, sizeof(w.path), "%s/%s", dir, w.name) != 0
+        || cp_path(w.tmp, sizeof(w.tmp), "%s.tmp", w.path) != 0)
+    {
+        cp_log("error", "audit archive: path too long");
+        return -1;
+    }
+    w.fd = open(w.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (w.fd == -1) {
+        cp_log("error", "audit archive: %s: %s", w.tmp, strerror(errno));
+        return -1;
+    }
+    w.md = EVP_MD_CTX_new();
+    if (w.md == NULL || EVP_DigestInit_ex(w.md, EVP_sha256(), NULL) != 1
+        || deflateInit(&w.z, Z_DEFAULT_COMPRESSION) != Z_OK)
+    {
+        EVP_MD_CTX_free(w.md);
+        close(w.fd);
+        unlink(w.tmp);
+        return -1;
+    }
+    w.active = 1;
+    if (write_all(w.fd, CP_ARCHIVE_MAGIC, sizeof(CP_ARCHIVE_MAGIC) - 1) != 0)
+    {
+        cp_log("error", "audit archive: %s: %s", w.tmp, strerror(errno));
+        writer_abort();
+        return -1;
+    }
+    w.first_seq = w.next_seq = last + 1;
+    w.body_bytes = 0;
+    w.min_start = INT64_MAX;
+    w.max_start = INT64_MIN;
+    memcpy(w.prev_hash, base_hash, sizeof(base_hash));
+    memcpy(w.cur, base_hash, sizeof(base_hash));
+    return 1;
+}
+
+/* up to budget more rows into the file: rows written, -1 */
+static int64_t
+writer_feed(sqlite3 *adb, int budget)
+{
+    sqlite3_stmt *st;
+    int64_t       n = 0;
+    int           step;
+
+    st = cp_db_prepare(adb, "SELECT " CP_AUDIT_COLUMNS ", hash"
+                            " FROM audit_records WHERE seq >= ?1"
+                            " AND seq <= ?2 ORDER BY seq LIMIT ?3");
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, w.next_seq);
+    sqlite3_bind_int64(st, 2, w.last_seq);
+    sqlite3_bind_int64(st, 3, budget);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        cp_audit_row_t row;
+        unsigned char  h[CP_AUDIT_HASH_LEN];
+        size_t         len;
+
+        cp_audit_row_from_stmt(row, st, 0);
+        /* never sign into the archive what the chain does not vouch for */
+        cp_audit_hash(w.cur, row, h);
+        if (row[CP_AC_SEQ].i != w.next_seq
+            || sqlite3_column_bytes(st, CP_AUDIT_NCOLS) != CP_AUDIT_HASH_LEN
+            || memcmp(h, sqlite3_column_blob(st, CP_AUDIT_NCOLS),
+                      sizeof(h)) != 0)
+        {
+            cp_log("error", "audit archive: record seq %lld does not continue"
+                   " the chain (run lgspctl audit verify); not archived",
+                   (long long) w.next_seq);
+            goto fail;
+        }
+        len = cp_audit_archive_encode(row, h, w.rec, sizeof(w.rec));
+        if (len == 0) {
+            cp_log("error", "audit archive: record seq %lld is too large",
+                   (long long) w.next_seq);
+            goto fail;
+        }
+        w.z.next_in = w.rec;
+        w.z.avail_in = (uInt) len;
+        if (deflate_some(Z_NO_FLUSH) != 0) {
+            cp_log("error", "audit archive: %s: %s", w.tmp, strerror(errno));
+            goto fail;
+        }
+        if (row[CP_AC_START_MS].i < w.min_start) {
+            w.min_start = row[CP_AC_START_MS].i;
+        }
+        if (row[CP_AC_START_MS].i > w.max_start) {
+            w.max_start = row[CP_AC_START_MS].i;
+        }
+        memcpy(w.cur, h, sizeof(h));
+        w.next_seq++;
+        n++;
+    }
+    if (step != SQLITE_DONE) {
+        cp_log("error", "audit archive: %s", sqlite3_errmsg(adb));
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    if (n == 0 && w.next_seq <= w.last_seq) {
+        cp_log("error", "audit archive: record seq %lld is missing",
+               (long long) w.next_seq);
+        return -1;
+    }
+    return n;
+fail:
+    sqlite3_finalize(st);
+    return -1;
+}
+
+static int
+fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+    if (fd == -1) {
+        return -1;
+    }
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* seal the file, put it in place, record it */
+static int
+writer_finish(sqlite3 *adb, sqlite3 *registry, const char *keys_dir,
+              const char *dir, int64_t now)
+{
+    cp_audit_manifest_t  m;
+    EVP_PKEY            *pkey = NULL;
+    sqlite3_stmt        *st = NULL;
+    unsigned char        msg[MANIFEST_MAX + 32], *sig = NULL;
+    unsigned char        mh[CP_AUDIT_HASH_LEN];
+    unsigned int         dl;
+    size_t               sig_len = 0, mlen;
+    char                 text[MANIFEST_MAX], hex[2 * CP_ARCHIVE_MAX_SIG + 1];
+    char                 trailer[CP_ARCHIVE_TRAILER + 1], mhex[65];
+    int                  len, rc = -1;
+
+    w.z.next_in = NULL;
+    w.z.avail_in = 0;
+    if (deflate_some(Z_FINISH) != 0) {
+        cp_log("error", "audit archive: %s: %s", w.tmp, strerror(errno));
+        return -1;
+    }
+    memset(&m, 0, sizeof(m));
+    day_name(w.day, m.day, sizeof(m.day));
+    m.first_seq = w.first_seq;
+    m.last_seq = w.last_seq;
+    m.records = w.last_seq - w.first_seq + 1;
+    m.min_start_ms = w.min_start;
+    m.max_start_ms = w.max_start;
+    memcpy(m.prev_hash, w.prev_hash, CP_AUDIT_HASH_LEN);
+    memcpy(m.last_hash, w.cur, CP_AUDIT_HASH_LEN);
+    memcpy(m.prev_manifest, w.prev_manifest, CP_AUDIT_HASH_LEN);
+    m.body_bytes = w.body_bytes;
+    EVP_DigestFinal_ex(w.md, m.body_sha256, &dl);
+    m.created_ms = now;
+
+    if (cp_audit_active_key(registry, keys_dir, m.kid, sizeof(m.kid), m.alg,
+                            sizeof(m.alg), &pkey) != 0)
+    {
+        cp_log("error", "audit archive: no signing key; %s not archived",
+               m.day);
+        return -1;
+    }
+    len = cp_audit_manifest_format(&m, text, sizeof(text));
+    mlen = len > 0 ? sig_message(msg, sizeof(msg), text, (size_t) len) : 0;
+    if (mlen == 0 || cp_audit_sign(pkey, msg, mlen, &sig, &sig_len) != 0
+        || sig_len > CP_ARCHIVE_MAX_SIG)
+    {
+        cp_log("error", "audit archive: %s: signing failed", m.day);
+        goto done;
+    }
+    sha256(text, (size_t) len, mh);
+    cp_hex(mh, sizeof(mh), mhex);
+    cp_hex(sig, sig_len, hex);
+    snprintf(trailer, sizeof(trailer), "manifest_at %020lld\n",
+             (long long) (sizeof(CP_ARCHIVE_MAGIC) - 1 + (size_t) m.body_bytes));
+    if (write_all(w.fd, text, (size_t) len) != 0
+        || write_all(w.fd, "signature ", 10) != 0
+        || write_all(w.fd, hex, strlen(hex)) != 0
+        || write_all(w.fd, "\n", 1) != 0
+        || write_all(w.fd, trailer, CP_ARCHIVE_TRAILER) != 0
+        || fsync(w.fd) != 0)
+    {
+        cp_log("error", "audit archive: %s: %s", w.tmp, strerror(errno));
+        goto done;
+    }
+    if (rename(w.tmp, w.path) != 0 || fsync_dir(dir) != 0) {
+        cp_log("error", "audit archive: %s: %s", w.path, strerror(errno));
+        goto done;
+    }
+
+    /* from here the file is the truth; a crash before this row only
+     * means the day is written again */
+    if (cp_db_begin(adb) != 0) {
+        cp_log("error", "audit archive: begin: %s", sqlite3_errmsg(adb));
+        goto done;
+    }
+    st = cp_db_prepare(adb, "INSERT INTO audit_archives (day, file,"
+                            " first_seq, last_seq, min_start_ms, max_start_ms,"
+                            " records, manifest_sha256, created_ms)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    if (st == NULL) {
+        cp_db_rollback(adb);
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, m.day, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, w.name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, m.first_seq);
+    sqlite3_bind_int64(st, 4, m.last_seq);
+    sqlite3_bind_int64(st, 5, m.min_start_ms);
+    sqlite3_bind_int64(st, 6, m.max_start_ms);
+    sqlite3_bind_int64(st, 7, m.records);
+    sqlite3_bind_text(st, 8, mhex, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, now);
+    if (sqlite3_step(st) != SQLITE_DONE || cp_db_commit(adb) != 0) {
+        cp_log("error", "audit archive: %s", sqlite3_errmsg(adb));
+        cp_db_rollback(adb);
+        goto done;
+    }
+    cp_log("info", "audit: archived %s: seq %lld..%lld, %lld records, %lld"
+           " bytes", w.name, (long long) m.first_seq, (long long) m.last_seq,
+           (long long) m.records, (long long) m.body_bytes);
+    rc = 0;
+done:
+    sqlite3_finalize(st);
+    OPENSSL_free(sig);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+/* files of days before today - retention_days: mark, then unlink */
+static int64_t
+retention(sqlite3 *adb, const char *dir, int64_t today, int retention_days,
+          int64_t now)
+{
+    static int     swept;
+    sqlite3_stmt  *st, *mark;
+    char           cutoff[16], path[PATH_MAX + 80];
+    int64_t        n = 0;
+
+    day_name(today - retention_days, cutoff, sizeof(cutoff));
+    /* once per process, finish the unlinks a crash interrupted */
+    st = cp_db_prepare(adb, swept
+        ? "SELECT id, file, deleted_ms FROM audit_archives"
+          " WHERE deleted_ms IS NULL AND day < ?1 ORDER BY first_seq"
+        : "SELECT id, file, deleted_ms FROM audit_archives"
+          " WHERE deleted_ms IS NOT NULL OR day < ?1 ORDER BY first_seq");
+    mark = cp_db_prepare(adb, "UPDATE audit_archives SET deleted_ms = ?2"
+                              " WHERE id = ?1 AND deleted_ms IS NULL");
+    if (st == NULL || mark == NULL) {
+        sqlite3_finalize(st);
+        sqlite3_finalize(mark);
+        return -1;
+    }
+    swept = 1;
+    sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *f = (const char *) sqlite3_column_text(st, 1);
+
+        if (f == NULL || strchr(f, '/') != NULL
+            || cp_path(path, sizeof(path), "%s/%s", dir, f) != 0)
+        {
+            continue;
+        }
+        if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
+            /* recorded first: a file gone without its mark would read as
+             * tampering */
+            sqlite3_reset(mark);
+            sqlite3_bind_int64(mark, 1, sqlite3_column_int64(st, 0));
+            sqlite3_bind_int64(mark, 2, now);
+            if (sqlite3_step(mark) != SQLITE_DONE) {
+                cp_log("error", "audit archive: %s", sqlite3_errmsg(adb));
+                break;
+            }
+            cp_log("info", "audit: %s is past retention (%d days); deleted",
+                   f, retention_days);
+            n++;
+        }
+        if (unlink(path) != 0 && errno != ENOENT) {
+            cp_log("error", "audit archive: %s: %s", path, strerror(errno));
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(mark);
+    return n;
 }
 
 int64_t
@@ -31,7 +1374,77 @@ cp_audit_archive_run(sqlite3 *adb, sqlite3 *registry, const char *keys_dir,
                      const char *archive_dir, int hot_days,
                      int retention_days, int64_t now_ms, int max_records)
 {
-    (void) adb; (void) registry; (void) keys_dir; (void) archive_dir;
-    (void) hot_days; (void) retention_days; (void) now_ms; (void) max_records;
-    return 0;
+    int64_t        today = cp_audit_city_day(now_ms), done = 0, n;
+    int64_t        last, last_day, base;
+    unsigned char  h[CP_AUDIT_HASH_LEN];
+
+    if (max_records < 1) {
+        max_records = 1;
+    }
+    while (done < max_records) {
+        int budget = (int) (max_records - done);
+
+        if (!w.active) {
+            /* the rows of the last recorded file still in audit.db go
+             * first: the file is the truth */
+            if (last_archive(adb, &last, &last_day, h) != 0
+                || chain_base(adb, &base, h) != 0)
+            {
+                cp_log("error", "audit archive: cannot read audit.db");
+                return -1;
+            }
+            if (base > last) {
+                cp_log("error", "audit archive: the chain's base (seq %lld)"
+                       " is past the last archive (seq %lld)",
+                       (long long) base, (long long) last);
+                return -1;
+            }
+            if (base < last) {
+                n = delete_batch(adb, base, last, budget);
+                if (n < 0) {
+                    return -1;
+                }
+                done += n;
+                continue;
+            }
+            n = writer_begin(adb, archive_dir, today, hot_days);
+            if (n < 0) {
+                writer_abort();
+                return -1;
+            }
+            if (n == 0) {
+                break;
+            }
+        }
+        n = writer_feed(adb, budget);
+        if (n < 0) {
+            writer_abort();
+            return -1;
+        }
+        done += n;
+        if (w.next_seq > w.last_seq) {
+            int r = writer_finish(adb, registry, keys_dir, archive_dir,
+                                  now_ms);
+
+            close(w.fd);
+            deflateEnd(&w.z);
+            EVP_MD_CTX_free(w.md);
+            w.md = NULL;
+            if (r != 0) {
+                unlink(w.tmp);
+            }
+            w.active = 0;
+            if (r != 0) {
+                return -1;
+            }
+            done++;                /* more may be due: come back soon */
+        }
+    }
+    if (done < max_records) {
+        n = retention(adb, archive_dir, today, retention_days, now_ms);
+        if (n < 0) {
+            return -1;
+        }
+    }
+    return done;
 }
