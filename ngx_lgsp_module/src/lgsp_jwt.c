@@ -15,6 +15,7 @@
 
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -412,6 +413,126 @@ done:
     }
 
     return rc;
+}
+
+
+struct lgsp_jwt_verifier_s {
+    EVP_PKEY_CTX          *ctx;
+    lgsp_jwt_alg_e         alg;
+    size_t                 rsa_size;
+};
+
+
+/* fetched once per process: the implicit fetch of EVP_sha256() takes a
+ * lock on every call */
+static EVP_MD  *lgsp_jwt_sha256;
+
+
+lgsp_jwt_verifier_t *
+lgsp_jwt_verifier_new(EVP_PKEY *key, lgsp_jwt_alg_e alg)
+{
+    lgsp_jwt_verifier_t  *v;
+
+    if (key == NULL
+        || (alg == LGSP_JWT_ALG_RS256 && !EVP_PKEY_is_a(key, "RSA"))
+        || (alg == LGSP_JWT_ALG_ES256 && !EVP_PKEY_is_a(key, "EC"))
+        || (alg != LGSP_JWT_ALG_RS256 && alg != LGSP_JWT_ALG_ES256))
+    {
+        return NULL;
+    }
+
+    if (lgsp_jwt_sha256 == NULL) {
+        lgsp_jwt_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        if (lgsp_jwt_sha256 == NULL) {
+            return NULL;
+        }
+    }
+
+    v = calloc(1, sizeof(lgsp_jwt_verifier_t));
+    if (v == NULL) {
+        return NULL;
+    }
+
+    v->alg = alg;
+    v->rsa_size = alg == LGSP_JWT_ALG_RS256 ? (size_t) EVP_PKEY_get_size(key)
+                                            : 0;
+    v->ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+
+    if (v->ctx == NULL
+        || EVP_PKEY_verify_init(v->ctx) != 1
+        || EVP_PKEY_CTX_set_signature_md(v->ctx, lgsp_jwt_sha256) != 1
+        || (alg == LGSP_JWT_ALG_RS256
+            && EVP_PKEY_CTX_set_rsa_padding(v->ctx, RSA_PKCS1_PADDING) != 1))
+    {
+        lgsp_jwt_verifier_free(v);
+        ERR_clear_error();
+        return NULL;
+    }
+
+    return v;
+}
+
+
+void
+lgsp_jwt_verifier_free(lgsp_jwt_verifier_t *v)
+{
+    if (v != NULL) {
+        EVP_PKEY_CTX_free(v->ctx);
+        free(v);
+    }
+}
+
+
+lgsp_jwt_rc_e
+lgsp_jwt_verify_prepared(const lgsp_jwt_t *jwt, lgsp_jwt_verifier_t *v)
+{
+    size_t                sig_len;
+    unsigned int          digest_len;
+    unsigned char         digest[EVP_MAX_MD_SIZE];
+    unsigned char         der[LGSP_JWT_ES256_DER_MAX];
+    const unsigned char  *sig;
+
+    /* the key decides the algorithm, before anything else (as above) */
+    if (jwt == NULL || v == NULL
+        || jwt->alg == LGSP_JWT_ALG_UNKNOWN || jwt->alg != v->alg)
+    {
+        return v == NULL ? LGSP_JWT_BAD_KEY : LGSP_JWT_ALG_MISMATCH;
+    }
+
+    if (jwt->sig == NULL) {
+        return LGSP_JWT_BAD_SIGNATURE;
+    }
+
+    if (v->alg == LGSP_JWT_ALG_RS256) {
+        if (jwt->sig_len != v->rsa_size) {
+            return LGSP_JWT_BAD_SIGNATURE;
+        }
+
+        sig = jwt->sig;
+        sig_len = jwt->sig_len;
+
+    } else {
+        if (jwt->sig_len != LGSP_JWT_ES256_SIG_LEN) {
+            return LGSP_JWT_BAD_SIGNATURE;
+        }
+
+        sig_len = lgsp_jwt_es256_sig_to_der(jwt->sig, der);
+        sig = der;
+    }
+
+    if (EVP_Digest(jwt->signing_input, jwt->signing_input_len, digest,
+                   &digest_len, lgsp_jwt_sha256, NULL) != 1)
+    {
+        ERR_clear_error();
+        return LGSP_JWT_CRYPTO_ERROR;
+    }
+
+    if (EVP_PKEY_verify(v->ctx, sig, sig_len, digest, digest_len) != 1) {
+        ERR_clear_error();
+        return LGSP_JWT_BAD_SIGNATURE;
+    }
+
+    return LGSP_JWT_OK;
 }
 
 

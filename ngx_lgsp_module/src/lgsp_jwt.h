@@ -129,6 +129,22 @@ lgsp_jwt_rc_e lgsp_jwt_parse_claim(lgsp_jwt_t *jwt,
     size_t scratch_len, const char *name, size_t name_len);
 
 /*
+ * A key prepared for verifying, once per snapshot: its verify context is
+ * initialised (padding, digest) here, not on every request -- which saves
+ * a context allocation and OpenSSL 3's provider look-ups per token (about
+ * 15 % of an RSA-2048 verify).  One per worker: not for two threads.
+ */
+typedef struct lgsp_jwt_verifier_s  lgsp_jwt_verifier_t;
+
+lgsp_jwt_verifier_t *lgsp_jwt_verifier_new(EVP_PKEY *key,
+    lgsp_jwt_alg_e alg);
+void lgsp_jwt_verifier_free(lgsp_jwt_verifier_t *v);
+
+/* lgsp_jwt_verify() with a prepared key; the same refusals, in order. */
+lgsp_jwt_rc_e lgsp_jwt_verify_prepared(const lgsp_jwt_t *jwt,
+    lgsp_jwt_verifier_t *v);
+
+/*
  * Checks the signature with the key of the token's kid.  pinned_alg comes
  * from the key, never from the token: a header naming another algorithm is
  * refused before any crypto.  Returns LGSP_JWT_OK only on a good signature.

@@ -328,7 +328,7 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     ngx_str_t                     *auth;
     lgsp_jwt_t                     jwt;
     lgsp_jwt_rc_e                  rc;
-    EVP_PKEY                      *pkey;
+    lgsp_jwt_verifier_t           *verifier;
     const char                    *aud;
     const lgsp_snapshot_t         *snap;
     const lgsp_snap_key_t         *key;
@@ -458,9 +458,10 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
                                        "the token's key is retired");
     }
 
-    pkey = ngx_http_lgsp_snapshot_key(snap, (uint32_t) (key - snap->keys));
+    verifier = ngx_http_lgsp_snapshot_key(snap,
+                                          (uint32_t) (key - snap->keys));
 
-    rc = lgsp_jwt_verify(&jwt, pkey, (lgsp_jwt_alg_e) key->alg);
+    rc = lgsp_jwt_verify_prepared(&jwt, verifier);
     if (rc != LGSP_JWT_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "lgsp: token refused: %s", lgsp_jwt_strerror(rc));

@@ -10,6 +10,7 @@
 #include "lgsp_version.h"
 #include "lgsp_snapshot.h"
 #include "lgsp_tcache.h"
+#include "lgsp_jwt.h"
 #include "lgsp_limit.h"
 
 
@@ -147,8 +148,8 @@ ngx_http_lgsp_snapshot_sh_t *ngx_http_lgsp_snapshot_shared(
  */
 const lgsp_snapshot_t *ngx_http_lgsp_current_snapshot(void);
 const lgsp_snapshot_t *ngx_http_lgsp_snapshot_pin(ngx_http_request_t *r);
-/* The parsed public key of key index i of a loaded snapshot, or NULL. */
-EVP_PKEY *ngx_http_lgsp_snapshot_key(const lgsp_snapshot_t *snap,
+/* The prepared public key of key index i of a loaded snapshot, or NULL. */
+lgsp_jwt_verifier_t *ngx_http_lgsp_snapshot_key(const lgsp_snapshot_t *snap,
     uint32_t index);
 
 /* metrics (ngx_http_lgsp_metrics.c): GET /lgsp/metrics, and the log

@@ -30,7 +30,7 @@
 
 struct ngx_http_lgsp_snapshot_map_s {
     lgsp_snapshot_t              snap;      /* first: pins hand out &snap */
-    EVP_PKEY                   **keys;      /* by key index, parsed once */
+    lgsp_jwt_verifier_t        **keys;      /* by key index, parsed once */
     void                        *addr;
     size_t                       size;
     uint64_t                     generation;
@@ -140,7 +140,7 @@ ngx_http_lgsp_snapshot_free(ngx_http_lgsp_snapshot_map_t *m)
 
     if (m->keys) {
         for (i = 0; i < m->snap.nkeys; i++) {
-            EVP_PKEY_free(m->keys[i]);
+            lgsp_jwt_verifier_free(m->keys[i]);
         }
 
         ngx_free(m->keys);
@@ -163,6 +163,7 @@ ngx_http_lgsp_snapshot_parse_keys(ngx_http_lgsp_snapshot_map_t *m,
     ngx_log_t *log)
 {
     uint32_t                i;
+    EVP_PKEY               *pkey;
     lgsp_sv_t               der;
     lgsp_jwt_alg_e          alg;
     const lgsp_snap_key_t  *k;
@@ -173,7 +174,7 @@ ngx_http_lgsp_snapshot_parse_keys(ngx_http_lgsp_snapshot_map_t *m,
         return NGX_OK;
     }
 
-    m->keys = ngx_calloc(m->snap.nkeys * sizeof(EVP_PKEY *), log);
+    m->keys = ngx_calloc(m->snap.nkeys * sizeof(lgsp_jwt_verifier_t *), log);
     if (m->keys == NULL) {
         return NGX_ERROR;
     }
@@ -182,13 +183,15 @@ ngx_http_lgsp_snapshot_parse_keys(ngx_http_lgsp_snapshot_map_t *m,
         k = &m->snap.keys[i];
         der = lgsp_snap_sv(&m->snap, k->der);
 
-        m->keys[i] = lgsp_jwt_key_from_der((const unsigned char *) der.data,
-                                           der.len, &alg);
+        pkey = lgsp_jwt_key_from_der((const unsigned char *) der.data,
+                                     der.len, &alg);
 
-        if (m->keys[i] != NULL && (uint32_t) alg != k->alg) {
-            EVP_PKEY_free(m->keys[i]);
-            m->keys[i] = NULL;
+        /* the verifier keeps its own reference to the key */
+        if (pkey != NULL && (uint32_t) alg == k->alg) {
+            m->keys[i] = lgsp_jwt_verifier_new(pkey, alg);
         }
+
+        EVP_PKEY_free(pkey);
 
         if (m->keys[i] == NULL) {
             ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -203,7 +206,7 @@ ngx_http_lgsp_snapshot_parse_keys(ngx_http_lgsp_snapshot_map_t *m,
 }
 
 
-EVP_PKEY *
+lgsp_jwt_verifier_t *
 ngx_http_lgsp_snapshot_key(const lgsp_snapshot_t *snap, uint32_t index)
 {
     const ngx_http_lgsp_snapshot_map_t  *m;

@@ -494,6 +494,73 @@ START_TEST(test_bad_signature)
 END_TEST
 
 
+/* the prepared verifier the module uses: the same verdicts as verify() */
+START_TEST(test_prepared)
+{
+    char                  *dot, *c;
+    lgsp_jwt_verifier_t   *rs, *es;
+
+    rs = lgsp_jwt_verifier_new(rsa_pub, LGSP_JWT_ALG_RS256);
+    es = lgsp_jwt_verifier_new(ec_pub, LGSP_JWT_ALG_ES256);
+    ck_assert_ptr_nonnull(rs);
+    ck_assert_ptr_nonnull(es);
+
+    /* a key of the wrong type is refused when prepared, not per token */
+    ck_assert_ptr_null(lgsp_jwt_verifier_new(ec_pub, LGSP_JWT_ALG_RS256));
+    ck_assert_ptr_null(lgsp_jwt_verifier_new(rsa_pub, LGSP_JWT_ALG_ES256));
+    ck_assert_ptr_null(lgsp_jwt_verifier_new(NULL, LGSP_JWT_ALG_RS256));
+
+    /* one verifier serves many tokens */
+    for (int i = 0; i < 3; i++) {
+        make(HDR_RS, CLAIMS, SIGN_RS256);
+        ck_assert_int_eq(parse_tok(), LGSP_JWT_OK);
+        ck_assert_int_eq(lgsp_jwt_verify_prepared(&jwt, rs), LGSP_JWT_OK);
+        ck_assert_int_eq(lgsp_jwt_verify_prepared(&jwt, es),
+                         LGSP_JWT_ALG_MISMATCH);
+
+        make(HDR_ES, CLAIMS, SIGN_ES256);
+        ck_assert_int_eq(parse_tok(), LGSP_JWT_OK);
+        ck_assert_int_eq(lgsp_jwt_verify_prepared(&jwt, es), LGSP_JWT_OK);
+        ck_assert_int_eq(lgsp_jwt_verify_prepared(&jwt, rs),
+                         LGSP_JWT_ALG_MISMATCH);
+    }
+
+    make(HDR_RS, CLAIMS, SIGN_RS256);
+    dot = strrchr(tok, '.');
+    c = dot + 100;
+    *c = (*c == 'A') ? 'B' : 'A';
+    ck_assert_int_eq(parse_tok(), LGSP_JWT_OK);
+    ck_assert_int_eq(lgsp_jwt_verify_prepared(&jwt, rs),
+                     LGSP_JWT_BAD_SIGNATURE);
+
+    /* and a good one still passes after a failure left nothing behind */
+    make(HDR_RS, CLAIMS, SIGN_RS256);
+    ck_assert_int_eq(parse_tok(), LGSP_JWT_OK);
+    ck_assert_int_eq(lgsp_jwt_verify_prepared(&jwt, rs), LGSP_JWT_OK);
+
+    make(HDR_ES, CLAIMS, SIGN_ES256);
+    dot = strrchr(tok, '.');
+    c = dot + 20;
+    *c = (*c == 'A') ? 'B' : 'A';
+    ck_assert_int_eq(parse_tok(), LGSP_JWT_OK);
+    ck_assert_int_eq(lgsp_jwt_verify_prepared(&jwt, es),
+                     LGSP_JWT_BAD_SIGNATURE);
+
+    /* wrong signature lengths */
+    make(HDR_ES, CLAIMS, SIGN_ES256);
+    ck_assert_int_eq(parse_tok(), LGSP_JWT_OK);
+    jwt.sig_len--;
+    ck_assert_int_eq(lgsp_jwt_verify_prepared(&jwt, es),
+                     LGSP_JWT_BAD_SIGNATURE);
+
+    ck_assert_int_eq(lgsp_jwt_verify_prepared(&jwt, NULL), LGSP_JWT_BAD_KEY);
+
+    lgsp_jwt_verifier_free(rs);
+    lgsp_jwt_verifier_free(es);
+}
+END_TEST
+
+
 START_TEST(test_payload_altered)
 {
     char    sig[512], *dot, altered[sizeof(tok)];
@@ -1304,6 +1371,7 @@ jwt_suite(void)
     tcase_add_unchecked_fixture(tc, keys_setup, keys_teardown);
     tcase_add_test(tc, test_rs256_ok);
     tcase_add_test(tc, test_es256_ok);
+    tcase_add_test(tc, test_prepared);
     tcase_add_test(tc, test_alg_none);
     tcase_add_test(tc, test_hs256_with_public_pem);
     tcase_add_test(tc, test_unknown_alg);
