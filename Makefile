@@ -139,11 +139,28 @@ $(BUILD)/bin/fuzz_snapshot: t/fuzz/fuzz_snapshot.c ngx_lgsp_module/src/lgsp_snap
 	    -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Ischemas -Ingx_lgsp_module/src \
 	    t/fuzz/fuzz_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.c -lcrypto -o $@
 
-fuzz: all $(BUILD)/bin/fuzz_snapshot
+FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined -Ischemas -Ingx_lgsp_module/src
+
+$(BUILD)/bin/fuzz_jwt: t/fuzz/fuzz_jwt.c $(wildcard ngx_lgsp_module/src/lgsp_jwt*.[ch])
+	@mkdir -p $(@D)
+	$(FUZZ_CC) t/fuzz/fuzz_jwt.c $(wildcard ngx_lgsp_module/src/lgsp_jwt*.c) -lcrypto -o $@
+
+$(BUILD)/bin/fuzz_tcache: t/fuzz/fuzz_tcache.c ngx_lgsp_module/src/lgsp_tcache.c ngx_lgsp_module/src/lgsp_tcache.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) t/fuzz/fuzz_tcache.c ngx_lgsp_module/src/lgsp_tcache.c -o $@
+
+# each fuzzer runs FUZZ_SECONDS on a copy of its seed corpus
+fuzz: all $(BUILD)/bin/fuzz_snapshot $(BUILD)/bin/fuzz_jwt $(BUILD)/bin/fuzz_tcache
 	@scripts/fuzz-seeds $(BUILD)/fuzz/snapshot
 	$(BUILD)/bin/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	    -artifact_prefix=$(BUILD)/fuzz/ \
-	    $(BUILD)/fuzz/snapshot
+	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/snapshot
+	@mkdir -p $(BUILD)/fuzz/jwt $(BUILD)/fuzz/tcache
+	@cp -r t/fuzz/corpus/jwt/. $(BUILD)/fuzz/jwt/
+	@cp -r t/fuzz/corpus/tcache/. $(BUILD)/fuzz/tcache/
+	$(BUILD)/bin/fuzz_jwt -max_total_time=$(FUZZ_SECONDS) -max_len=9000 \
+	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/jwt
+	$(BUILD)/bin/fuzz_tcache -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/tcache
 
 bench: setup all
 	@scripts/bench

@@ -10,7 +10,7 @@
  * inside the scratch buffer, and a failed parse can never be verified.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_lgsp_module/src \
- *       t/fuzz/fuzz_jwt.c ngx_lgsp_module/src/lgsp_jwt.c -lcrypto -o fuzz_jwt
+ *       t/fuzz/fuzz_jwt.c ngx_lgsp_module/src/lgsp_jwt*.c -lcrypto -o fuzz_jwt
  *   ./fuzz_jwt -max_len=9000 t/fuzz/corpus/jwt
  */
 
