@@ -276,12 +276,30 @@ int
 lgsp_tcache_get(lgsp_tcache_t *c, const uint8_t *token, size_t len,
     int64_t now, lgsp_tcache_value_t *out)
 {
+    uint64_t  tag[2];
+
+    lgsp_tcache_tag(c, token, len, tag);
+
+    return lgsp_tcache_lookup(c, tag, now, out);
+}
+
+
+void
+lgsp_tcache_tag(lgsp_tcache_t *c, const uint8_t *token, size_t len,
+    uint64_t tag[2])
+{
+    lgsp_siphash128((const uint8_t *) c->key, token, len, tag);
+}
+
+
+int
+lgsp_tcache_lookup(lgsp_tcache_t *c, const uint64_t tag[2], int64_t now,
+    lgsp_tcache_value_t *out)
+{
     int                   i;
     uint8_t               kid_len;
-    uint64_t              tag[2], seq;
+    uint64_t              seq;
     lgsp_tcache_entry_t  *bucket, *e, copy;
-
-    lgsp_siphash128((const uint8_t *) c->key, token, len, tag);
 
     bucket = lgsp_tcache_bucket(c, tag);
 
@@ -384,12 +402,27 @@ int
 lgsp_tcache_put(lgsp_tcache_t *c, const uint8_t *token, size_t len,
     const lgsp_tcache_value_t *v)
 {
+    uint64_t  tag[2];
+
+    if (v->kid_len > LGSP_TCACHE_KID_MAX) {
+        return -1;
+    }
+
+    lgsp_tcache_tag(c, token, len, tag);
+
+    return lgsp_tcache_insert(c, tag, v, getpid());
+}
+
+
+int
+lgsp_tcache_insert(lgsp_tcache_t *c, const uint64_t tag[2],
+    const lgsp_tcache_value_t *v, pid_t self)
+{
     int                   i, evict, stuck;
-    pid_t                 self;
     int64_t               oldest_exp;
     uint8_t               kid[LGSP_TCACHE_KID_MAX];
     uint32_t              count;
-    uint64_t              tag[2], seq, expected, claim, kw;
+    uint64_t              seq, expected, claim, kw;
     uint64_t              match_seq, empty_seq, odd_seq, oldest_seq;
     lgsp_tcache_entry_t  *bucket, *e, *slot, *match, *empty, *oldest,
                          *odd, copy;
@@ -398,10 +431,7 @@ lgsp_tcache_put(lgsp_tcache_t *c, const uint8_t *token, size_t len,
         return -1;
     }
 
-    lgsp_siphash128((const uint8_t *) c->key, token, len, tag);
-
     bucket = lgsp_tcache_bucket(c, tag);
-    self = getpid();
 
     match = NULL;
     empty = NULL;

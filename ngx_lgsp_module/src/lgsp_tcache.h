@@ -151,6 +151,19 @@ int lgsp_tcache_get(lgsp_tcache_t *c, const uint8_t *token, size_t len,
 int lgsp_tcache_put(lgsp_tcache_t *c, const uint8_t *token, size_t len,
     const lgsp_tcache_value_t *v);
 
+/*
+ * The same in two steps, for a caller that looks a token up and, on a
+ * miss, stores it after verifying: the keyed hash of the token is then
+ * computed once, and the writer's pid (which glibc does not cache) is the
+ * caller's to give.
+ */
+void lgsp_tcache_tag(lgsp_tcache_t *c, const uint8_t *token, size_t len,
+    uint64_t tag[2]);
+int lgsp_tcache_lookup(lgsp_tcache_t *c, const uint64_t tag[2], int64_t now,
+    lgsp_tcache_value_t *out);
+int lgsp_tcache_insert(lgsp_tcache_t *c, const uint64_t tag[2],
+    const lgsp_tcache_value_t *v, pid_t self);
+
 void lgsp_tcache_stats(lgsp_tcache_t *c, lgsp_tcache_stats_t *st);
 
 void lgsp_siphash128(const uint8_t key[LGSP_TCACHE_KEY_LEN],

@@ -16,7 +16,7 @@ static ngx_int_t ngx_http_lgsp_route(ngx_http_request_t *r,
 static ngx_int_t ngx_http_lgsp_token(ngx_http_request_t *r,
     ngx_http_lgsp_ctx_t *ctx, ngx_http_lgsp_main_conf_t *lmcf);
 static ngx_int_t ngx_http_lgsp_token_cached(ngx_http_lgsp_ctx_t *ctx,
-    const u_char *token, size_t len, time_t now, time_t skew);
+    const uint64_t tag[2], time_t now, time_t skew);
 static ngx_int_t ngx_http_lgsp_grant(ngx_http_request_t *r,
     ngx_http_lgsp_ctx_t *ctx);
 static ngx_int_t ngx_http_lgsp_forward(ngx_http_request_t *r,
@@ -337,6 +337,7 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     const lgsp_snap_agency_t      *org;
     const lgsp_snap_credential_t  *cred;
     time_t                         now;
+    uint64_t                       tag[2];
     lgsp_tcache_t                 *tc;
     lgsp_tcache_value_t            cached;
     lgsp_jwt_str_t                 subject;
@@ -374,10 +375,18 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
 
     now = ngx_time();
 
-    if (ngx_http_lgsp_token_cached(ctx, token, len, now, lmcf->token_skew)
-        == NGX_OK)
-    {
-        return NGX_OK;
+    /* the token's keyed hash, once: for the lookup and, on a miss, the
+     * store after verifying */
+    tc = ngx_http_lgsp_tcache_get();
+
+    if (tc) {
+        lgsp_tcache_tag(tc, token, len, tag);
+
+        if (ngx_http_lgsp_token_cached(ctx, tag, now, lmcf->token_skew)
+            == NGX_OK)
+        {
+            return NGX_OK;
+        }
     }
 
     /* a miss, or a hit the snapshot no longer stands behind: the full
@@ -548,8 +557,6 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
         }
     }
 
-    tc = ngx_http_lgsp_tcache_get();
-
     if (tc && jwt.has_exp && jwt.kid.len <= LGSP_TCACHE_KID_MAX) {
         ngx_memzero(&cached, sizeof(lgsp_tcache_value_t));
         cached.exp = jwt.exp;
@@ -561,7 +568,7 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
         cached.kid_len = (uint8_t) jwt.kid.len;
         ngx_memcpy(cached.kid, jwt.kid.data, jwt.kid.len);
 
-        (void) lgsp_tcache_put(tc, token, len, &cached);
+        (void) lgsp_tcache_insert(tc, tag, &cached, ngx_pid);
     }
 
     return NGX_OK;
@@ -576,8 +583,8 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
  */
 
 static ngx_int_t
-ngx_http_lgsp_token_cached(ngx_http_lgsp_ctx_t *ctx, const u_char *token,
-    size_t len, time_t now, time_t skew)
+ngx_http_lgsp_token_cached(ngx_http_lgsp_ctx_t *ctx, const uint64_t tag[2],
+    time_t now, time_t skew)
 {
     lgsp_tcache_t                 *tc;
     lgsp_tcache_value_t            v;
@@ -589,8 +596,7 @@ ngx_http_lgsp_token_cached(ngx_http_lgsp_ctx_t *ctx, const u_char *token,
 
     tc = ngx_http_lgsp_tcache_get();
 
-    if (tc == NULL
-        || !lgsp_tcache_get(tc, token, len, (int64_t) (now - skew), &v)
+    if (!lgsp_tcache_lookup(tc, tag, (int64_t) (now - skew), &v)
         || v.env != ctx->environment)
     {
         return NGX_DECLINED;

@@ -56,6 +56,15 @@ typedef struct {
 
 
 
+/* A provider's address, made once per snapshot (not per request) */
+typedef struct {
+    ngx_sockaddr_t              sockaddr;
+    socklen_t                   socklen;
+    ngx_str_t                   name;
+    u_char                      text[NGX_SOCKADDR_STRLEN];
+} ngx_http_lgsp_peer_t;
+
+
 /* What the gateway decided about one request; also what audit records. */
 typedef struct {
     const lgsp_snapshot_t          *snap;       /* pinned to the pool */
@@ -148,6 +157,9 @@ ngx_http_lgsp_snapshot_sh_t *ngx_http_lgsp_snapshot_shared(
  */
 const lgsp_snapshot_t *ngx_http_lgsp_current_snapshot(void);
 const lgsp_snapshot_t *ngx_http_lgsp_snapshot_pin(ngx_http_request_t *r);
+/* The address of version index v in environment env; NULL: unresolved. */
+const ngx_http_lgsp_peer_t *ngx_http_lgsp_snapshot_peer(
+    const lgsp_snapshot_t *snap, uint32_t v, ngx_uint_t env);
 /* The prepared public key of key index i of a loaded snapshot, or NULL. */
 lgsp_jwt_verifier_t *ngx_http_lgsp_snapshot_key(const lgsp_snapshot_t *snap,
     uint32_t index);

@@ -31,6 +31,7 @@
 struct ngx_http_lgsp_snapshot_map_s {
     lgsp_snapshot_t              snap;      /* first: pins hand out &snap */
     lgsp_jwt_verifier_t        **keys;      /* by key index, parsed once */
+    ngx_http_lgsp_peer_t        *peers;     /* by version index x 2 envs */
     void                        *addr;
     size_t                       size;
     uint64_t                     generation;
@@ -57,6 +58,8 @@ static void *ngx_http_lgsp_snapshot_map_control(ngx_log_t *log);
 static ngx_int_t ngx_http_lgsp_snapshot_parse_keys(
     ngx_http_lgsp_snapshot_map_t *m, ngx_log_t *log);
 static void ngx_http_lgsp_snapshot_free(ngx_http_lgsp_snapshot_map_t *m);
+static ngx_int_t ngx_http_lgsp_snapshot_make_peers(
+    ngx_http_lgsp_snapshot_map_t *m, ngx_log_t *log);
 
 
 /* per worker */
@@ -146,6 +149,10 @@ ngx_http_lgsp_snapshot_free(ngx_http_lgsp_snapshot_map_t *m)
         ngx_free(m->keys);
     }
 
+    if (m->peers) {
+        ngx_free(m->peers);
+    }
+
     munmap(m->addr, m->size);
     ngx_free(m);
 }
@@ -203,6 +210,96 @@ ngx_http_lgsp_snapshot_parse_keys(ngx_http_lgsp_snapshot_map_t *m,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Every version's provider address in both environments, as the balancer
+ * hands it to nginx: built here once, so a request copies no address and
+ * formats no name.
+ */
+
+static ngx_int_t
+ngx_http_lgsp_snapshot_make_peers(ngx_http_lgsp_snapshot_map_t *m,
+    ngx_log_t *log)
+{
+    uint32_t                     v, env;
+    struct sockaddr_in          *sin;
+    ngx_http_lgsp_peer_t        *peer;
+    const lgsp_snap_upstream_t  *up;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6         *sin6;
+#endif
+
+    m->peers = NULL;
+
+    if (m->snap.nversions == 0) {
+        return NGX_OK;
+    }
+
+    m->peers = ngx_calloc(m->snap.nversions * 2 * sizeof(ngx_http_lgsp_peer_t),
+                          log);
+    if (m->peers == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (v = 0; v < m->snap.nversions; v++) {
+        for (env = 0; env < 2; env++) {
+            up = &m->snap.versions[v].upstream[env];
+            peer = &m->peers[v * 2 + env];
+
+            switch (up->family) {
+
+#if (NGX_HAVE_INET6)
+            case 6:
+                sin6 = &peer->sockaddr.sockaddr_in6;
+                sin6->sin6_family = AF_INET6;
+                sin6->sin6_port = htons(up->port);
+                ngx_memcpy(&sin6->sin6_addr, up->addr, 16);
+                peer->socklen = sizeof(struct sockaddr_in6);
+                break;
+#endif
+
+            case 4:
+                sin = &peer->sockaddr.sockaddr_in;
+                sin->sin_family = AF_INET;
+                sin->sin_port = htons(up->port);
+                ngx_memcpy(&sin->sin_addr, up->addr, 4);
+                peer->socklen = sizeof(struct sockaddr_in);
+                break;
+
+            default:
+                /* unresolved: socklen 0, the access phase answers 502 */
+                continue;
+            }
+
+            peer->name.data = peer->text;
+            peer->name.len = ngx_sock_ntop(&peer->sockaddr.sockaddr,
+                                           peer->socklen, peer->text,
+                                           NGX_SOCKADDR_STRLEN, 1);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+const ngx_http_lgsp_peer_t *
+ngx_http_lgsp_snapshot_peer(const lgsp_snapshot_t *snap, uint32_t v,
+    ngx_uint_t env)
+{
+    const ngx_http_lgsp_peer_t          *peer;
+    const ngx_http_lgsp_snapshot_map_t  *m;
+
+    m = (const ngx_http_lgsp_snapshot_map_t *) snap;
+
+    if (m->peers == NULL || v >= snap->nversions || env > 1) {
+        return NULL;
+    }
+
+    peer = &m->peers[v * 2 + env];
+
+    return peer->socklen ? peer : NULL;
 }
 
 
@@ -535,7 +632,11 @@ ngx_http_lgsp_snapshot_load(ngx_log_t *log, uint64_t generation)
     m->generation = generation;
     m->refs = 1;                 /* being current */
 
-    if (ngx_http_lgsp_snapshot_parse_keys(m, log) != NGX_OK) {
+    m->peers = NULL;
+
+    if (ngx_http_lgsp_snapshot_parse_keys(m, log) != NGX_OK
+        || ngx_http_lgsp_snapshot_make_peers(m, log) != NGX_OK)
+    {
         ngx_http_lgsp_snapshot_free(m);
         return NGX_ERROR;
     }

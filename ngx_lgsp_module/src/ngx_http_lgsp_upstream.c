@@ -9,14 +9,6 @@
 #include "ngx_http_lgsp_module.h"
 
 
-typedef struct {
-    ngx_sockaddr_t   sockaddr;
-    socklen_t        socklen;
-    ngx_str_t        name;
-    u_char           text[NGX_SOCKADDR_STRLEN];
-} ngx_http_lgsp_peer_t;
-
-
 static ngx_int_t ngx_http_lgsp_upstream_init(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_lgsp_upstream_init_peer(ngx_http_request_t *r,
@@ -69,13 +61,8 @@ ngx_http_lgsp_upstream_init_peer(ngx_http_request_t *r,
     ngx_msec_t                   timeout;
     ngx_http_upstream_t         *u;
     ngx_http_lgsp_ctx_t         *ctx;
-    ngx_http_lgsp_peer_t        *peer;
-    struct sockaddr_in          *sin;
     ngx_http_upstream_conf_t    *ucf;
-    const lgsp_snap_upstream_t  *up;
-#if (NGX_HAVE_INET6)
-    struct sockaddr_in6         *sin6;
-#endif
+    const ngx_http_lgsp_peer_t  *peer;
 
     ctx = ngx_http_lgsp_get_ctx(r);
 
@@ -86,45 +73,16 @@ ngx_http_lgsp_upstream_init_peer(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    up = &ctx->version->upstream[ctx->environment];
-
-    peer = ngx_palloc(r->pool, sizeof(ngx_http_lgsp_peer_t));
+    peer = ngx_http_lgsp_snapshot_peer(ctx->snap,
+                                       (uint32_t) (ctx->version
+                                                   - ctx->snap->versions),
+                                       ctx->environment);
     if (peer == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(&peer->sockaddr, sizeof(ngx_sockaddr_t));
-
-    switch (up->family) {
-
-#if (NGX_HAVE_INET6)
-    case 6:
-        sin6 = &peer->sockaddr.sockaddr_in6;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(up->port);
-        ngx_memcpy(&sin6->sin6_addr, up->addr, 16);
-        peer->socklen = sizeof(struct sockaddr_in6);
-        break;
-#endif
-
-    case 4:
-        sin = &peer->sockaddr.sockaddr_in;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(up->port);
-        ngx_memcpy(&sin->sin_addr, up->addr, 4);
-        peer->socklen = sizeof(struct sockaddr_in);
-        break;
-
-    default:
-        return NGX_ERROR;
-    }
-
-    peer->name.data = peer->text;
-    peer->name.len = ngx_sock_ntop(&peer->sockaddr.sockaddr, peer->socklen,
-                                   peer->text, NGX_SOCKADDR_STRLEN, 1);
-
     u = r->upstream;
-    u->peer.data = peer;
+    u->peer.data = (void *) peer;
     u->peer.get = ngx_http_lgsp_upstream_get_peer;
     u->peer.free = ngx_http_lgsp_upstream_free_peer;
     u->peer.tries = 1;
@@ -165,6 +123,7 @@ ngx_http_lgsp_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_lgsp_peer_t  *peer = data;
 
+    /* the snapshot the request pinned holds it until the request ends */
     pc->sockaddr = &peer->sockaddr.sockaddr;
     pc->socklen = peer->socklen;
     pc->name = &peer->name;
