@@ -68,8 +68,6 @@ int cmd_audit(ctl_t *ctl, int argc, char **argv);
 
 /* cmd_audit.c: audit records in the spool not yet ingested (-1: unknown) */
 int64_t ctl_audit_backlog(const ctl_t *ctl);
-/* cmd_audit.c: ISO 8601, city time (UTC+7) without an offset → UTC ms */
-int ctl_parse_time(const char *s, int64_t *ms);
 int cmd_health(ctl_t *ctl, int argc, char **argv);
 int cmd_incident(ctl_t *ctl, int argc, char **argv);
 int cmd_issuer(ctl_t *ctl, int argc, char **argv);
