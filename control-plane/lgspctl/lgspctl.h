@@ -57,6 +57,9 @@ typedef struct {
 int ctl_dispatch(ctl_t *ctl, int argc, char **argv, const ctl_verb_t *verbs,
                  const char *noun);
 
+/* A Unix-seconds column as UTC ISO 8601, or "-" when NULL (listings). */
+void ctl_column_time(sqlite3_stmt *st, int col, char *buf, size_t size);
+
 int cmd_agency(ctl_t *ctl, int argc, char **argv);
 int cmd_system(ctl_t *ctl, int argc, char **argv);
 int cmd_service(ctl_t *ctl, int argc, char **argv);
