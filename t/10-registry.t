@@ -17,17 +17,9 @@ my $t = LGSP::Test->new(start => 0);
 
 sub ok_out { my $o = $t->ctl_ok(@_); return $o }
 sub json { decode_json($t->ctl_ok('--json', @_)) }
-sub refused {
-    my ($want, @args) = @_;
-    my ($rc, $out, $err) = $t->ctl(@args);
-    is($rc, 1, "refused (1): @args");
-    like($err, qr/^lgspctl: .*$want/m, "  says why: $want") or diag($err);
-}
+sub refused { $t->ctl_refused(@_); return }
 sub bad {
-    my ($want, @args) = @_;
-    my ($rc, $out, $err) = $t->ctl(@args);
-    is($rc, 2, "bad usage (2): @args");
-    like($err, qr/^lgspctl: .*$want/m, "  says why: $want") or diag($err);
+    my $err = $t->ctl_bad(@_);
     like($err, qr/^usage:/m, '  and shows usage');
 }
 # a city date (UTC+7) N days from now

@@ -18,15 +18,7 @@ my $t = LGSP::Test->new(workers => 1);
 my $h = $t->home;
 my $CTL = $LGSP::Test::CTL;
 
-sub sql {
-    my ($q) = @_;
-    open my $p, '-|', 'sqlite3', "$h/audit.db", $q or die "sqlite3: $!";
-    local $/;
-    my $out = <$p> // '';
-    close $p;
-    $out =~ s/\n\z//;
-    return $out;
-}
+sub sql { $t->audit_sql(@_) }
 
 sub count { sql("SELECT count(*) FROM audit_records" . ($_[0] ? " WHERE $_[0]" : '')) }
 # The spool's segments, less the open ones of live nginx workers (each

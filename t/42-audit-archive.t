@@ -31,15 +31,7 @@ sub conf {
 }
 conf(2, 30);
 
-sub sql {
-    my ($q) = @_;
-    open my $p, '-|', 'sqlite3', "$h/audit.db", $q or die "sqlite3: $!";
-    local $/;
-    my $out = <$p> // '';
-    close $p;
-    $out =~ s/\n\z//;
-    return $out;
-}
+sub sql { $t->audit_sql(@_) }
 sub hot { sql("SELECT count(*) FROM audit_records") }
 sub day { strftime('%Y-%m-%d', gmtime(time + 7 * 3600 - $_[0] * 86400)) }
 sub file { "$h/archive/audit-" . day($_[0]) . ".lgar" }

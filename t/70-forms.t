@@ -23,19 +23,8 @@ my $t = LGSP::Test->new;
 my $home = $t->home;
 
 sub json { decode_json($t->ctl_ok('--json', @_)) }
-sub refused {
-    my ($want, @args) = @_;
-    my ($rc, $out, $err) = $t->ctl(@args);
-    is($rc, 1, "refused (1): @args");
-    like($err, qr/^lgspctl: .*$want/m, "  says why: $want") or diag($err);
-    return $err;
-}
-sub bad {
-    my ($want, @args) = @_;
-    my ($rc, $out, $err) = $t->ctl(@args);
-    is($rc, 2, "bad usage (2): @args");
-    like($err, qr/^lgspctl: .*$want/m, "  says why: $want") or diag($err);
-}
+sub refused { $t->ctl_refused(@_) }
+sub bad { $t->ctl_bad(@_); return }
 sub sql {
     my ($q) = @_;
     my $out = `sqlite3 -batch -noheader '$home/lgsp.db' ".timeout 5000" "$q" 2>&1`;

@@ -15,15 +15,7 @@ use LGSP::Test;
 my $t = LGSP::Test->new(workers => 1);
 my $h = $t->home;
 
-sub sql {
-    my ($q) = @_;
-    open my $p, '-|', 'sqlite3', "$h/audit.db", $q or die "sqlite3: $!";
-    local $/;
-    my $out = <$p> // '';
-    close $p;
-    $out =~ s/\n\z//;
-    return $out;
-}
+sub sql { $t->audit_sql(@_) }
 
 # ---- our records: an hour of calls from two consumers to one provider,
 # and calls of the same consumer before and after that hour

@@ -16,10 +16,10 @@
 #include "cp_audit.h"
 #include "cp_audit_archive.h"
 #include "cp_store.h"
+#include "cp_time.h"
 #include "cp_util.h"
 #include "lgsp_spool.h"
 
-#define CITY_OFFSET_S  (7 * 3600)        /* UTC+7 */
 
 typedef struct {
     int          has_since, has_until;
@@ -40,100 +40,10 @@ typedef struct {
 
 /* ---------------------------------------------------------------- time */
 
-/*
- * ISO 8601: YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|(+|-)HH[:MM]].  Without an
- * offset the time is the city's (UTC+7).  0 with UTC ms, -1 if malformed.
- */
-int
-ctl_parse_time(const char *s, int64_t *ms)
-{
-    struct tm   tm;
-    int         y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, fd = 0, n = 0;
-    int64_t     off = CITY_OFFSET_S, t;
-    const char *p;
-
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10) {
-        return -1;
-    }
-    p = s + n;
-    if (*p == 'T' || *p == ' ') {
-        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &n) != 2 || n != 5) {
-            return -1;
-        }
-        p += 1 + n;
-        if (*p == ':') {
-            if (sscanf(p + 1, "%2d%n", &sec, &n) != 1 || n != 2) {
-                return -1;
-            }
-            p += 1 + n;
-            if (*p == '.') {
-                p++;
-                while (*p >= '0' && *p <= '9') {
-                    if (fd < 3) {
-                        frac = frac * 10 + (*p - '0');
-                        fd++;
-                    }
-                    p++;
-                }
-                if (fd == 0) {
-                    return -1;
-                }
-                while (fd < 3) {
-                    frac *= 10;
-                    fd++;
-                }
-            }
-        }
-    }
-    if (*p == 'Z') {
-        off = 0;
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om = 0, sign = *p == '-' ? -1 : 1;
-
-        if (sscanf(p + 1, "%2d%n", &oh, &n) != 1 || n != 2) {
-            return -1;
-        }
-        p += 1 + n;
-        if (*p == ':') {
-            p++;
-        }
-        if (*p >= '0' && *p <= '9') {
-            if (sscanf(p, "%2d%n", &om, &n) != 1 || n != 2) {
-                return -1;
-            }
-            p += n;
-        }
-        if (oh > 14 || om > 59) {
-            return -1;
-        }
-        off = sign * (oh * 3600 + om * 60);
-    }
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23
-        || mi > 59 || sec > 60)
-    {
-        return -1;
-    }
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    t = (int64_t) timegm(&tm);
-    /* timegm normalises 31 February into March: refuse that */
-    if (tm.tm_mday != d || tm.tm_mon != mo - 1) {
-        return -1;
-    }
-    *ms = (t - off) * 1000 + frac;
-    return 0;
-}
-
 static void
 format_time(int64_t ms, int local, char *out, size_t size)
 {
-    time_t    t = (time_t) (ms / 1000 + (local ? CITY_OFFSET_S : 0));
+    time_t    t = (time_t) (ms / 1000 + (local ? CP_CITY_OFFSET : 0));
     struct tm tm;
     char      base[32];
 
@@ -404,7 +314,7 @@ audit_query(ctl_t *ctl, int argc, char **argv, int export)
         switch (c) {
         case 's':
         case 'u':
-            if (ctl_parse_time(optarg, c == 's' ? &f.since : &f.until) != 0) {
+            if (cp_time_parse_ms(optarg, c == 's' ? &f.since : &f.until) != 0) {
                 cp_err("--%s: \"%s\" is not an ISO 8601 time",
                        c == 's' ? "since" : "until", optarg);
                 return CP_EXIT_USAGE;
@@ -653,7 +563,7 @@ audit_write_test_records(ctl_t *ctl, int argc, char **argv)
     if (days_ago >= 0) {
         int64_t day = cp_audit_city_day(cp_now_ms()) - days_ago;
 
-        base_ms = day * 86400000LL - CITY_OFFSET_S * 1000LL
+        base_ms = day * 86400000LL - CP_CITY_OFFSET * 1000LL
                   + 12 * 3600000LL;
     }
 

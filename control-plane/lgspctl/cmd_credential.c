@@ -16,42 +16,13 @@
 
 #include "lgspctl.h"
 #include "cp_changelog.h"
+#include "cp_cli.h"
 #include "cp_keys.h"
 #include "cp_secret.h"
 #include "cp_store.h"
 #include "cp_util.h"
 
 static const char *const redact_secret[] = { "secret_hash", NULL };
-
-static int
-usage(void)
-{
-    return ctl_usage(ctl_find("credential"));
-}
-
-/* getopt's own message would start with the verb, not "lgspctl:" */
-static int
-bad_option(char **argv)
-{
-    cp_err("%s %s: unknown option or missing value: %s", "credential", argv[0],
-           argv[optind - 1]);
-    return usage();
-}
-
-static void
-iso_time(sqlite3_stmt *st, int col, char *buf, size_t size)
-{
-    time_t    t;
-    struct tm tm;
-
-    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-        snprintf(buf, size, "-");
-        return;
-    }
-    t = (time_t) sqlite3_column_int64(st, col);
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static int
 env_valid(const char *env)
@@ -128,32 +99,26 @@ credential_issue(ctl_t *ctl, int argc, char **argv)
     sqlite3_stmt  *st;
     int            c, rc = CP_EXIT_REFUSED, tries;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = cp_getopt(argc, argv, opts, "credential issue")) != -1) {
         if (c != 'e') {
-            return bad_option(argv);
+            return CP_EXIT_USAGE;
         }
         env = optarg;
     }
     if (optind != argc - 1) {
-        return usage();
+        return CP_EXIT_USAGE;
     }
     system = argv[optind];
     if (!env_valid(env)) {
         cp_err("credential issue: --env must be sandbox or production");
         return CP_EXIT_USAGE;
     }
-    if (ctl_open(ctl) != 0) {
-        return CP_EXIT_REFUSED;
-    }
     if (cp_pepper(ctl->keys_dir, 0, pepper) != 0) {
         cp_err("credential issue: %s/pepper: %s", ctl->keys_dir,
                strerror(errno));
         return CP_EXIT_REFUSED;
     }
-    if (cp_db_begin(ctl->db) != 0) {
-        cp_err("credential issue: %s", sqlite3_errmsg(ctl->db));
+    if (cp_tx_begin(ctl->db) != 0) {
         goto done;
     }
     system_id = usable_system(ctl, system);
@@ -255,14 +220,10 @@ credential_revoke(ctl_t *ctl, int argc, char **argv)
     int           rc = CP_EXIT_REFUSED;
 
     if (argc != 2 || argv[1][0] == '-') {
-        return usage();
+        return CP_EXIT_USAGE;
     }
     client_id = argv[1];
-    if (ctl_open(ctl) != 0) {
-        return CP_EXIT_REFUSED;
-    }
-    if (cp_db_begin(ctl->db) != 0) {
-        cp_err("credential revoke: %s", sqlite3_errmsg(ctl->db));
+    if (cp_tx_begin(ctl->db) != 0) {
         return CP_EXIT_REFUSED;
     }
     st = cp_db_prepare(ctl->db, "SELECT id, state FROM credentials"
@@ -272,15 +233,15 @@ credential_revoke(ctl_t *ctl, int argc, char **argv)
     }
     sqlite3_bind_text(st, 1, client_id, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        cp_err("credential revoke: no credential \"%s\"", client_id);
         sqlite3_finalize(st);
-        goto rollback;
+        return cp_refuse(ctl->db, "credential revoke: no credential \"%s\"",
+                         client_id);
     }
     id = sqlite3_column_int64(st, 0);
     if (strcmp((const char *) sqlite3_column_text(st, 1), "revoked") == 0) {
-        cp_err("credential revoke: %s is already revoked", client_id);
         sqlite3_finalize(st);
-        goto rollback;
+        return cp_refuse(ctl->db, "credential revoke: %s is already revoked",
+                         client_id);
     }
     sqlite3_finalize(st);
 
@@ -336,19 +297,14 @@ credential_list(ctl_t *ctl, int argc, char **argv)
     char          created[32], revoked[32], *s;
     int           c;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = cp_getopt(argc, argv, opts, "credential list")) != -1) {
         if (c != 's') {
-            return bad_option(argv);
+            return CP_EXIT_USAGE;
         }
         system = optarg;
     }
     if (optind != argc) {
-        return usage();
-    }
-    if (ctl_open(ctl) != 0) {
-        return CP_EXIT_REFUSED;
+        return CP_EXIT_USAGE;
     }
     st = cp_db_prepare(ctl->db,
                        "SELECT c.client_id, s.ident, c.env, c.state,"
@@ -368,8 +324,8 @@ credential_list(ctl_t *ctl, int argc, char **argv)
                "ENV", "STATE", "CREATED", "REVOKED");
     }
     while (sqlite3_step(st) == SQLITE_ROW) {
-        iso_time(st, 4, created, sizeof(created));
-        iso_time(st, 5, revoked, sizeof(revoked));
+        ctl_column_time(st, 4, created, sizeof(created));
+        ctl_column_time(st, 5, revoked, sizeof(revoked));
         if (ctl->json) {
             cJSON *o = cJSON_CreateObject();
 
@@ -408,17 +364,12 @@ credential_list(ctl_t *ctl, int argc, char **argv)
 int
 cmd_credential(ctl_t *ctl, int argc, char **argv)
 {
-    if (argc < 2) {
-        return usage();
-    }
-    if (strcmp(argv[1], "issue") == 0) {
-        return credential_issue(ctl, argc - 1, argv + 1);
-    }
-    if (strcmp(argv[1], "revoke") == 0) {
-        return credential_revoke(ctl, argc - 1, argv + 1);
-    }
-    if (strcmp(argv[1], "list") == 0) {
-        return credential_list(ctl, argc - 1, argv + 1);
-    }
-    return usage();
+    static const ctl_verb_t verbs[] = {
+        { "issue",  credential_issue,  1 },
+        { "revoke", credential_revoke, 1 },
+        { "list",   credential_list,   1 },
+        { NULL, NULL, 0 }
+    };
+
+    return ctl_dispatch(ctl, argc, argv, verbs, "credential");
 }

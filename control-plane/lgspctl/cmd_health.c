@@ -14,74 +14,15 @@
 #include "lgspctl.h"
 #include "cp_health.h"
 #include "cp_store.h"
+#include "cp_time.h"
 #include "cp_util.h"
 
-#define CITY_OFFSET_S  (7 * 3600)   /* Asia/Ho_Chi_Minh, no DST */
-
-/* ISO 8601: YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM|-HH:MM]; no offset is the
- * city's time (SPEC §12).  0 and Unix ms in *ms, or -1. */
-static int
-parse_time(const char *s, int64_t *ms)
-{
-    struct tm tm;
-    int       y, mo, d, h = 0, mi = 0, sec = 0, n = 0, oh, om;
-    long      off = CITY_OFFSET_S;
-    char      sign;
-    const char *p;
-
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10) {
-        return -1;
-    }
-    p = s + n;
-    if (*p == 'T' || *p == ' ') {
-        n = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &n) != 2 || n != 5) {
-            return -1;
-        }
-        p += 1 + n;
-        if (*p == ':') {
-            n = 0;
-            if (sscanf(p + 1, "%2d%n", &sec, &n) != 1 || n != 2) {
-                return -1;
-            }
-            p += 1 + n;
-        }
-    }
-    if (*p == 'Z') {
-        off = 0;
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p;
-        n = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5
-            || oh > 14 || om > 59)
-        {
-            return -1;
-        }
-        off = (oh * 3600L + om * 60L) * (sign == '-' ? -1 : 1);
-        p += 1 + n;
-    }
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23
-        || mi > 59 || sec > 60)
-    {
-        return -1;
-    }
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    *ms = ((int64_t) timegm(&tm) - off) * 1000;
-    return 0;
-}
 
 /* The city's time, for people; JSON carries UTC. */
 static const char *
 city_time(int64_t ms, char *buf, size_t size)
 {
-    time_t    s = (time_t) (ms / 1000) + CITY_OFFSET_S;
+    time_t    s = (time_t) (ms / 1000) + CP_CITY_OFFSET;
     struct tm tm;
 
     if (ms <= 0) {
@@ -285,7 +226,7 @@ health_history(ctl_t *ctl, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (parse_time(optarg, &since) != 0) {
+            if (cp_time_parse_ms(optarg, &since) != 0) {
                 cp_err("--since: \"%s\" is not an ISO 8601 time"
                        " (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM])", optarg);
                 return CP_EXIT_USAGE;
@@ -518,7 +459,7 @@ cmd_incident(ctl_t *ctl, int argc, char **argv)
             open_only = 1;
             break;
         case 's':
-            if (parse_time(optarg, &since) != 0) {
+            if (cp_time_parse_ms(optarg, &since) != 0) {
                 cp_err("--since: \"%s\" is not an ISO 8601 time"
                        " (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM])", optarg);
                 return CP_EXIT_USAGE;

@@ -17,40 +17,11 @@
 
 #include "lgspctl.h"
 #include "cp_changelog.h"
+#include "cp_cli.h"
 #include "cp_config.h"
 #include "cp_keys.h"
 #include "cp_store.h"
 #include "cp_util.h"
-
-static int
-usage(void)
-{
-    return ctl_usage(ctl_find("key"));
-}
-
-/* getopt's own message would start with the verb, not "lgspctl:" */
-static int
-bad_option(char **argv)
-{
-    cp_err("%s %s: unknown option or missing value: %s", "key", argv[0],
-           argv[optind - 1]);
-    return usage();
-}
-
-static void
-iso_time(sqlite3_stmt *st, int col, char *buf, size_t size)
-{
-    time_t    t;
-    struct tm tm;
-
-    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-        snprintf(buf, size, "-");
-        return;
-    }
-    t = (time_t) sqlite3_column_int64(st, col);
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* lgspd.conf of this home: the lifetime and skew tokens are issued and
  * checked with.  Defaults when the file does not exist (a bare --db). */
@@ -106,22 +77,20 @@ key_rotate(ctl_t *ctl, int argc, char **argv)
     int64_t        now, verify_until;
     int            c, rc = CP_EXIT_REFUSED;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = cp_getopt(argc, argv, opts, "key rotate")) != -1) {
         if (c != 'a') {
-            return bad_option(argv);
+            return CP_EXIT_USAGE;
         }
         alg = optarg;
     }
     if (optind != argc) {
-        return usage();
+        return CP_EXIT_USAGE;
     }
     if (strcmp(alg, "RS256") != 0 && strcmp(alg, "ES256") != 0) {
         cp_err("key rotate: --alg must be RS256 or ES256");
         return CP_EXIT_USAGE;
     }
-    if (ctl_open(ctl) != 0 || load_config(ctl, &cf) != 0) {
+    if (load_config(ctl, &cf) != 0) {
         return CP_EXIT_REFUSED;
     }
 
@@ -131,8 +100,7 @@ key_rotate(ctl_t *ctl, int argc, char **argv)
         return CP_EXIT_REFUSED;
     }
     retired = cJSON_CreateArray();
-    if (cp_db_begin(ctl->db) != 0) {
-        cp_err("key rotate: %s", sqlite3_errmsg(ctl->db));
+    if (cp_tx_begin(ctl->db) != 0) {
         goto fail;
     }
     now = cp_now();
@@ -237,23 +205,17 @@ key_revoke(ctl_t *ctl, int argc, char **argv)
     long long     id;
     int           c, rc = CP_EXIT_REFUSED;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = cp_getopt(argc, argv, opts, "key revoke")) != -1) {
         if (c != 'r') {
-            return bad_option(argv);
+            return CP_EXIT_USAGE;
         }
         reason = optarg;
     }
     if (optind != argc - 1 || reason == NULL || reason[0] == '\0') {
-        return usage();
+        return CP_EXIT_USAGE;
     }
     kid = argv[optind];
-    if (ctl_open(ctl) != 0) {
-        return CP_EXIT_REFUSED;
-    }
-    if (cp_db_begin(ctl->db) != 0) {
-        cp_err("key revoke: %s", sqlite3_errmsg(ctl->db));
+    if (cp_tx_begin(ctl->db) != 0) {
         return CP_EXIT_REFUSED;
     }
     st = cp_db_prepare(ctl->db, "SELECT id, state FROM signing_keys"
@@ -263,23 +225,21 @@ key_revoke(ctl_t *ctl, int argc, char **argv)
     }
     sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        cp_err("key revoke: no key \"%s\"", kid);
         sqlite3_finalize(st);
-        goto rollback;
+        return cp_refuse(ctl->db, "key revoke: no key \"%s\"", kid);
     }
     id = sqlite3_column_int64(st, 0);
     if (strcmp((const char *) sqlite3_column_text(st, 1), "revoked") == 0) {
-        cp_err("key revoke: %s is already revoked", kid);
         sqlite3_finalize(st);
-        goto rollback;
+        return cp_refuse(ctl->db, "key revoke: %s is already revoked", kid);
     }
     /* revoking the signing key would leave the platform unable to issue:
      * a new key must be signing first */
     if (strcmp((const char *) sqlite3_column_text(st, 1), "active") == 0) {
-        cp_err("key revoke: %s is the active signing key; run \"lgspctl key"
-               " rotate\" first, then revoke it", kid);
         sqlite3_finalize(st);
-        goto rollback;
+        return cp_refuse(ctl->db, "key revoke: %s is the active signing"
+                         " key; run \"lgspctl key rotate\" first, then"
+                         " revoke it", kid);
     }
     sqlite3_finalize(st);
 
@@ -327,10 +287,7 @@ key_list(ctl_t *ctl, int argc, char **argv)
 
     (void) argv;
     if (argc != 1) {
-        return usage();
-    }
-    if (ctl_open(ctl) != 0) {
-        return CP_EXIT_REFUSED;
+        return CP_EXIT_USAGE;
     }
     st = cp_db_prepare(ctl->db,
                        "SELECT kid, alg, state, created_at, verify_until,"
@@ -352,9 +309,9 @@ key_list(ctl_t *ctl, int argc, char **argv)
         published = strcmp(state, "active") == 0
                     || (strcmp(state, "retiring") == 0
                         && sqlite3_column_int64(st, 4) > now);
-        iso_time(st, 3, created, sizeof(created));
-        iso_time(st, 4, until, sizeof(until));
-        iso_time(st, 5, revoked, sizeof(revoked));
+        ctl_column_time(st, 3, created, sizeof(created));
+        ctl_column_time(st, 4, until, sizeof(until));
+        ctl_column_time(st, 5, revoked, sizeof(revoked));
         if (ctl->json) {
             cJSON *o = cJSON_CreateObject();
 
@@ -398,17 +355,12 @@ key_list(ctl_t *ctl, int argc, char **argv)
 int
 cmd_key(ctl_t *ctl, int argc, char **argv)
 {
-    if (argc < 2) {
-        return usage();
-    }
-    if (strcmp(argv[1], "rotate") == 0) {
-        return key_rotate(ctl, argc - 1, argv + 1);
-    }
-    if (strcmp(argv[1], "revoke") == 0) {
-        return key_revoke(ctl, argc - 1, argv + 1);
-    }
-    if (strcmp(argv[1], "list") == 0) {
-        return key_list(ctl, argc - 1, argv + 1);
-    }
-    return usage();
+    static const ctl_verb_t verbs[] = {
+        { "rotate", key_rotate, 1 },
+        { "revoke", key_revoke, 1 },
+        { "list",   key_list,   1 },
+        { NULL, NULL, 0 }
+    };
+
+    return ctl_dispatch(ctl, argc, argv, verbs, "key");
 }

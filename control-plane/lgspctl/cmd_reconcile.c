@@ -258,7 +258,7 @@ load_csv(rc_t *rc, sqlite3 *db, FILE *in, int64_t *min_ms, int64_t *max_ms)
                            " request id", txn[0] ? txn : rid);
             goto done;
         }
-        if (ctl_parse_time(f[col[COL_TIME]], &ms) != 0) {
+        if (cp_time_parse_ms(f[col[COL_TIME]], &ms) != 0) {
             ret = bad_line(rc, lineno, "time \"%s\" is not ISO 8601",
                            f[col[COL_TIME]]);
             goto done;
@@ -519,7 +519,7 @@ cmd_reconcile(ctl_t *ctl, int argc, char **argv)
                 cp_bad("reconcile: option \"%s\" needs a value", a);
                 return ctl_usage(ctl_find("reconcile"));
             }
-            if (ctl_parse_time(argv[++i], u ? &until : &since) != 0) {
+            if (cp_time_parse_ms(argv[++i], u ? &until : &since) != 0) {
                 cp_bad("%s: \"%s\" is not ISO 8601", a, argv[i]);
                 return ctl_usage(ctl_find("reconcile"));
             }

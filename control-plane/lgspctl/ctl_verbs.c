@@ -1,9 +1,11 @@
-/* NOUN VERB dispatch shared by the registry nouns. */
+/* What the nouns share: NOUN VERB dispatch, times in listings. */
 
 #include <getopt.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lgspctl.h"
+#include "cp_time.h"
 #include "cp_util.h"
 
 int
@@ -34,4 +36,14 @@ ctl_dispatch(ctl_t *ctl, int argc, char **argv, const ctl_verb_t *verbs,
     }
     cp_err("%s: unknown verb \"%s\"", noun, argv[1]);
     return ctl_usage(cmd);
+}
+
+void
+ctl_column_time(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    cp_time_format_utc(sqlite3_column_int64(st, col), buf, size);
 }

@@ -57,6 +57,9 @@ typedef struct {
 int ctl_dispatch(ctl_t *ctl, int argc, char **argv, const ctl_verb_t *verbs,
                  const char *noun);
 
+/* A Unix-seconds column as UTC ISO 8601, or "-" when NULL (listings). */
+void ctl_column_time(sqlite3_stmt *st, int col, char *buf, size_t size);
+
 int cmd_agency(ctl_t *ctl, int argc, char **argv);
 int cmd_system(ctl_t *ctl, int argc, char **argv);
 int cmd_service(ctl_t *ctl, int argc, char **argv);
@@ -68,8 +71,6 @@ int cmd_audit(ctl_t *ctl, int argc, char **argv);
 
 /* cmd_audit.c: audit records in the spool not yet ingested (-1: unknown) */
 int64_t ctl_audit_backlog(const ctl_t *ctl);
-/* cmd_audit.c: ISO 8601, city time (UTC+7) without an offset → UTC ms */
-int ctl_parse_time(const char *s, int64_t *ms);
 int cmd_health(ctl_t *ctl, int argc, char **argv);
 int cmd_incident(ctl_t *ctl, int argc, char **argv);
 int cmd_issuer(ctl_t *ctl, int argc, char **argv);

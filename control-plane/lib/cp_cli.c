@@ -100,11 +100,9 @@ cp_refuse(sqlite3 *db, const char *fmt, ...)
     if (db != NULL && !sqlite3_get_autocommit(db)) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     }
-    fprintf(stderr, "%s: ", cp_progname);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cp_verr(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return CP_EXIT_REFUSED;
 }
 
@@ -113,11 +111,9 @@ cp_bad(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "%s: ", cp_progname);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cp_verr(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return CP_EXIT_USAGE;
 }
 

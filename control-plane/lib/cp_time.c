@@ -93,17 +93,22 @@ cp_date_parse(const char *s, int64_t *out)
 }
 
 int
-cp_time_parse(const char *s, int64_t *out)
+cp_time_parse_ms(const char *s, int64_t *ms)
 {
-    int64_t     days, t;
-    int         hh, mm, ss = 0, oh, om, off = CP_CITY_OFFSET;
+    int64_t     days, sec;
+    int         hh, mm, ss = 0, frac = 0, fd = 0, oh, om = 0;
+    int         off = CP_CITY_OFFSET;
     const char *p;
 
     if (s == NULL) {
         return -1;
     }
     if (strlen(s) == 10) {
-        return cp_date_parse(s, out);
+        if (cp_date_parse(s, &sec) != 0) {
+            return -1;
+        }
+        *ms = sec * 1000;
+        return 0;
     }
     if (strlen(s) < 16 || date_at(s, &days) != 0
         || (s[10] != 'T' && s[10] != ' ') || digits(s + 11, 2, &hh)
@@ -117,24 +122,63 @@ cp_time_parse(const char *s, int64_t *out)
             return -1;
         }
         p += 3;
+        /* audit records carry milliseconds; finer digits are dropped */
+        if (*p == '.') {
+            for (p++; *p >= '0' && *p <= '9'; p++) {
+                if (fd < 3) {
+                    frac = frac * 10 + (*p - '0');
+                    fd++;
+                }
+            }
+            if (fd == 0) {
+                return -1;
+            }
+            for (; fd < 3; fd++) {
+                frac *= 10;
+            }
+        }
     }
     if (*p == 'Z') {
         off = 0;
         p++;
     } else if (*p == '+' || *p == '-') {
-        if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om)
-            || oh > 14 || om > 59)
-        {
+        /* +HH, +HHMM or +HH:MM */
+        if (digits(p + 1, 2, &oh)) {
             return -1;
         }
-        off = (oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
-        p += 6;
+        off = *p == '-' ? -1 : 1;
+        p += 3;
+        if (*p == ':') {
+            p++;
+        }
+        if (*p >= '0' && *p <= '9') {
+            if (digits(p, 2, &om)) {
+                return -1;
+            }
+            p += 2;
+        }
+        if (oh > 14 || om > 59) {
+            return -1;
+        }
+        off *= oh * 3600 + om * 60;
     }
     if (*p != '\0') {
         return -1;
     }
-    t = days * CP_DAY + hh * 3600 + mm * 60 + ss - off;
-    *out = t;
+    sec = days * CP_DAY + hh * 3600 + mm * 60 + ss - off;
+    *ms = sec * 1000 + frac;
+    return 0;
+}
+
+int
+cp_time_parse(const char *s, int64_t *out)
+{
+    int64_t ms;
+
+    if (cp_time_parse_ms(s, &ms) != 0) {
+        return -1;
+    }
+    *out = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
     return 0;
 }
 

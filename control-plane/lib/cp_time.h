@@ -17,8 +17,13 @@
  * (not a real date). */
 int cp_date_parse(const char *s, int64_t *out);
 
-/* YYYY-MM-DD, or YYYY-MM-DDTHH:MM[:SS] with an optional Z or +HH:MM /
- * -HH:MM ('T' may be a space).  0 or -1. */
+/* YYYY-MM-DD, or YYYY-MM-DDTHH:MM[:SS[.fff]] with an optional Z or
+ * +HH[[:]MM] / -HH[[:]MM] ('T' may be a space): the one parser of times
+ * operators type (audit, health, log, notice, report, reconcile).  Unix
+ * ms into *ms; 0 or -1. */
+int cp_time_parse_ms(const char *s, int64_t *ms);
+
+/* cp_time_parse_ms() in whole Unix seconds. */
 int cp_time_parse(const char *s, int64_t *out);
 
 /* The city date of a Unix time: "YYYY-MM-DD" into out (>= 11 bytes). */

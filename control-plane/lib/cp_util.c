@@ -15,15 +15,21 @@ const char *cp_progname = "lgsp";
 static int cp_use_syslog;
 
 void
+cp_verr(const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: ", cp_progname);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void
 cp_err(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "%s: ", cp_progname);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cp_verr(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 void

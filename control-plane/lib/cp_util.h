@@ -15,6 +15,7 @@ extern const char *cp_progname;
 
 /* "prog: what failed: why" on stderr. */
 void cp_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cp_verr(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Daemon log: one line per event, to stderr or syslog. */
 void cp_log_init(int use_syslog);

@@ -56,6 +56,27 @@ START_TEST(times_with_and_without_offset)
 }
 END_TEST
 
+/* the grammar audit list and reconcile relied on before the parsers were
+ * one: milliseconds, +HH and +HHMM offsets, and no 31 February */
+START_TEST(times_in_ms)
+{
+    int64_t ms;
+
+    ck_assert_int_eq(cp_time_parse_ms("2025-01-01T14:00:00.25", &ms), 0);
+    ck_assert_int_eq(ms, 1735714800250LL);
+    ck_assert_int_eq(cp_time_parse_ms("2025-01-01T14:00:00.0109", &ms), 0);
+    ck_assert_int_eq(ms, 1735714800010LL);
+    ck_assert_int_eq(cp_time_parse_ms("2025-01-01T14:00:00+07", &ms), 0);
+    ck_assert_int_eq(ms, 1735714800000LL);
+    ck_assert_int_eq(cp_time_parse_ms("2025-01-01T02:00:00-0500", &ms), 0);
+    ck_assert_int_eq(ms, 1735714800000LL);
+    ck_assert_int_eq(cp_time_parse_ms("2025-01-01T14:00:00.", &ms), -1);
+    ck_assert_int_eq(cp_time_parse_ms("2025-02-31T10:00", &ms), -1);
+    ck_assert_int_eq(cp_time_parse_ms("2025-01-01T10:00+15", &ms), -1);
+    ck_assert_int_eq(cp_time_parse_ms("2025-01-01T10:00+07:0", &ms), -1);
+}
+END_TEST
+
 START_TEST(sunset_180_days)
 {
     int64_t pub = 1735714800;       /* 2025-01-01 14:00 city time */
@@ -228,6 +249,7 @@ lifecycle_suite(void)
 
     tcase_add_test(tc, dates_are_city_days);
     tcase_add_test(tc, times_with_and_without_offset);
+    tcase_add_test(tc, times_in_ms);
     tcase_add_test(tc, sunset_180_days);
     tcase_add_test(tc, end_60_days);
     tcase_add_test(tc, day_rounding);

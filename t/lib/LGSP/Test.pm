@@ -168,6 +168,19 @@ sub ctl_ok {
     return $out;
 }
 
+# lgspctl refuses (exit 1) or finds bad usage (exit 2), saying why in an
+# "lgspctl: ..." line matching $want; its stderr, for more checks.
+sub ctl_refused { my $self = shift; return $self->_ctl_fails(1, 'refused', @_) }
+sub ctl_bad     { my $self = shift; return $self->_ctl_fails(2, 'bad usage', @_) }
+
+sub _ctl_fails {
+    my ($self, $code, $what, $want, @args) = @_;
+    my ($rc, $out, $err) = $self->ctl(@args);
+    is($rc, $code, "$what ($code): @args");
+    like($err, qr/^lgspctl: .*$want/m, "  says why: $want") or diag($err);
+    return $err;
+}
+
 sub _reads_only {
     my @words = grep { !/^-/ } @_;
     return 1 if grep { /^(list|show|status|log|export|verify|history|backup|--help)$/ } @words[0 .. ($#words < 2 ? $#words : 2)];
@@ -201,6 +214,19 @@ sub slurp {
     open my $fh, '<', $path or return '';
     local $/;
     return scalar <$fh>;
+}
+
+# One query against this home's audit.db through the sqlite3 shell: its
+# output without the last newline ('' when there is none).
+sub audit_sql {
+    my ($self, $q) = @_;
+    open my $p, '-|', 'sqlite3', "$self->{home}/audit.db", $q
+        or die "sqlite3: $!";
+    local $/;
+    my $out = <$p> // '';
+    close $p;
+    $out =~ s/\n\z//;
+    return $out;
 }
 
 sub http {
