@@ -75,6 +75,18 @@ ok($ok->{bytes_out} > 0 && $ok->{bytes_in} > 0, 'bytes in and out');
 my $all = $t->ctl_ok('audit', 'export', '--format', 'json');
 unlike($all, qr/cccd|001099012345/, 'the query string is never recorded');
 
+# --- the backlog shows while lgspd is down ---------------------------
+$t->stop_lgspd('TERM');
+call('/api/citizen/v1/while-down', Authorization => "Bearer $tok") for 1 .. 7;
+my $st = $t->get_json('/lgsp/status');
+cmp_ok($st->{audit}{backlog}, '>=', 7, "status shows the spool backlog ($st->{audit}{backlog})");
+is($st->{audit}{dropped}, 0, 'nothing dropped');
+my ($brc, $bout) = $t->ctl('status', '--json');
+cmp_ok(decode_json($bout)->{audit_backlog}, '>=', 7, 'lgspctl status shows it too');
+$t->start_lgspd;
+ok($t->wait_until(sub { ($t->get_json('/lgsp/status')->{audit}{backlog} // -1) == 0 }, 20),
+   'the backlog drains once lgspd is back');
+
 # --- lossless under kill -9 -------------------------------------------
 # $clients processes send $each calls each; returns (responses received,
 # error statuses) once all are done.  $during runs while they send.

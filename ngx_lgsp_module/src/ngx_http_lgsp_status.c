@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include "ngx_http_lgsp_module.h"
+#include "lgsp_spool.h"
 
 
 #define NGX_HTTP_LGSP_STATUS_MAX  8192
@@ -100,6 +101,9 @@ ngx_http_lgsp_status_handler(ngx_http_request_t *r)
     ngx_http_lgsp_snapshot_sh_t  *sh;
     lgsp_tcache_t                *tc;
     lgsp_tcache_stats_t           ts;
+    int64_t                       backlog;
+    uint32_t                      segments;
+    u_char                        spool[NGX_MAX_PATH];
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -171,6 +175,24 @@ ngx_http_lgsp_status_handler(ngx_http_request_t *r)
     b->last = ngx_slprintf(b->last, b->end,
                            ",\"rate_limited\":%uL",
                            ngx_http_lgsp_limit_rejected());
+
+    /* the audit spool: what lgspd has not ingested yet, and what a full
+     * disk lost (SPEC §9: counted and shown, never silent) */
+    backlog = -1;
+    segments = 0;
+
+    if (lmcf->home.len && lmcf->home.len < sizeof(spool) - 8) {
+        ngx_snprintf(spool, sizeof(spool), "%V/spool%Z", &lmcf->home);
+        backlog = lgsp_spool_backlog((const char *) spool, &segments);
+    }
+
+    b->last = ngx_slprintf(b->last, b->end,
+                           ",\"audit\":{\"backlog\":%L,\"segments\":%uD,"
+                           "\"dropped\":%uL}",
+                           backlog, segments,
+                           __atomic_load_n(ngx_http_lgsp_counter(
+                                               NGX_HTTP_LGSP_AUDIT_DROPPED),
+                                           __ATOMIC_RELAXED));
 
     b->last = ngx_slprintf(b->last, b->end,
                            ",\"refused_snapshots\":%uA,\"workers\":[",
