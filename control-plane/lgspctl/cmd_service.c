@@ -1,8 +1,9 @@
 /*
- * lgspctl service ...: services and their versions (SPEC §7).  Versions
- * move draft -> sandbox -> published -> deprecated -> retired; the date
- * rules are in cp_lifecycle.c.  A version's upstream credential header is
- * read from a file or stdin, never argv, and never printed or logged.
+ * lgspctl service ...: services and their versions' settings (SPEC §7):
+ * add, version add, set, end, suspend/resume, list, and the verb table.
+ * A version's lifecycle (publish, deprecate, retire) is cmd_version.c.
+ * A version's upstream credential header is read from a file or stdin,
+ * never argv, and never printed or logged.
  */
 
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "lgspctl.h"
+#include "cmd_service.h"
 #include "cp_cli.h"
 #include "cp_forms.h"
 #include "cp_lifecycle.h"
@@ -27,7 +29,7 @@
 enum {
     O_PROVIDER = 256, O_NAME, O_UPSTREAM, O_VERSION, O_SANDBOX, O_METHODS,
     O_RATE, O_BURST, O_HEALTH, O_HEADER, O_NOHEADER, O_TIMEOUT, O_BODY,
-    O_FAILFAST, O_ENV, O_SUNSET, O_SUCCESSOR, O_FORCE, O_REASON, O_DATE,
+    O_FAILFAST, O_FORCE, O_REASON, O_DATE,
     O_FORM, O_PRINTFORM,
 };
 
@@ -57,8 +59,8 @@ typedef struct {
     { "timeout",              required_argument, NULL, O_TIMEOUT },       \
     { "body-limit",           required_argument, NULL, O_BODY }
 
-static int
-usage(void)
+int
+service_usage(void)
 {
     return ctl_usage(ctl_find("service"));
 }
@@ -261,9 +263,10 @@ insert_version(sqlite3 *db, long long service_id, const char *version,
 
 /* A lifecycle change announces itself in the notices (Art. 11.6; they
  * feed the catalog), inside the change's own transaction.  0 or -1. */
-static int
-announce(ctl_t *ctl, const char *kind, const char *target, int64_t start,
-         int64_t end, const char *reason, const char *fmt, ...)
+int
+service_announce(ctl_t *ctl, const char *kind, const char *target,
+                 int64_t start, int64_t end, const char *reason,
+                 const char *fmt, ...)
 {
     char    text[512];
     va_list ap;
@@ -401,13 +404,13 @@ service_add(ctl_t *ctl, int argc, char **argv)
         default:
             rc = c == '?' ? 1 : vopt(c, optarg, &v, "service add", 0);
             if (rc != 0) {
-                return usage();
+                return service_usage();
             }
         }
     }
     if (print_form && form_file == NULL) {
         cp_bad("service add: --print-form needs --form FILE");
-        return usage();
+        return service_usage();
     }
     if (form_file != NULL) {
         /* the form is the offer: only the credential (a secret, never in
@@ -418,7 +421,7 @@ service_add(ctl_t *ctl, int argc, char **argv)
         {
             cp_bad("service add: with --form, everything but"
                    " --upstream-header-file comes from the form");
-            return usage();
+            return service_usage();
         }
         form = cp_form_load(form_file, "01", why, sizeof(why));
         if (form == NULL) {
@@ -439,7 +442,7 @@ service_add(ctl_t *ctl, int argc, char **argv)
                || v.upstream == NULL)
     {
         cp_bad("service add: needs CODE, --provider, --name and --upstream");
-        return usage();
+        return service_usage();
     } else {
         code = argv[optind];
     }
@@ -554,10 +557,10 @@ out:
 }
 
 /* CODE/VERSION from argv: parse, begin, find both.  0 or an exit status. */
-static int
-begin_route(ctl_t *ctl, const char *what, const char *arg, int allow_bare,
-            cp_service_ref_t *s, cp_version_ref_t *v, char *route,
-            size_t rsize)
+int
+service_begin_route(ctl_t *ctl, const char *what, const char *arg,
+                    int allow_bare, cp_service_ref_t *s, cp_version_ref_t *v,
+                    char *route, size_t rsize)
 {
     char code[CP_SERVICE_CODE_MAX + 1], ver[CP_VERSION_MAX + 1];
     int  rc;
@@ -565,7 +568,7 @@ begin_route(ctl_t *ctl, const char *what, const char *arg, int allow_bare,
     if (cp_parse_route(arg, allow_bare, code, ver) != 0) {
         cp_bad("%s: \"%s\": expected CODE/VERSION%s", what, arg,
                allow_bare ? " or CODE" : "");
-        return usage();
+        return service_usage();
     }
     snprintf(route, rsize, "%s", arg);
     if (cp_tx_begin(ctl->db) != 0) {
@@ -587,9 +590,9 @@ begin_route(ctl_t *ctl, const char *what, const char *arg, int allow_bare,
 }
 
 /* Record the version change and commit; print the version on --json. */
-static int
-finish_version(ctl_t *ctl, long long vid, const char *route,
-               const char *action, char *before)
+int
+service_finish_version(ctl_t *ctl, long long vid, const char *route,
+                       const char *action, char *before)
 {
     char object[160];
     int  rc;
@@ -621,7 +624,7 @@ service_version(ctl_t *ctl, int argc, char **argv)
 
     if (argc < 2 || strcmp(argv[1], "add") != 0) {
         cp_bad("service version: the verb is \"version add\"");
-        return usage();
+        return service_usage();
     }
     argc--;
     argv++;
@@ -629,17 +632,17 @@ service_version(ctl_t *ctl, int argc, char **argv)
     while ((c = cp_getopt(argc, argv, opts, "service version add")) != -1) {
         rc = c == '?' ? 1 : vopt(c, optarg, &v, "service version add", 0);
         if (rc != 0) {
-            return usage();
+            return service_usage();
         }
     }
     if (optind + 1 != argc || v.upstream == NULL) {
         cp_bad("service version add: needs CODE/VERSION and --upstream");
-        return usage();
+        return service_usage();
     }
     if (cp_parse_route(argv[optind], 0, code, ver) != 0) {
         cp_bad("service version add: \"%s\": expected CODE/VERSION",
                argv[optind]);
-        return usage();
+        return service_usage();
     }
     if ((rc = vopts_read_header(&v, "service version add")) != 0) {
         return rc;
@@ -703,25 +706,25 @@ service_set(ctl_t *ctl, int argc, char **argv)
     while ((c = cp_getopt(argc, argv, opts, "service set")) != -1) {
         rc = c == '?' ? 1 : vopt(c, optarg, &v, "service set", 1);
         if (rc != 0) {
-            return usage();
+            return service_usage();
         }
     }
     if (optind + 1 != argc) {
         cp_bad("service set: needs CODE/VERSION");
-        return usage();
+        return service_usage();
     }
     if (!v.upstream && !v.sandbox && !v.health && !v.header_file
         && !v.has_methods && !v.has_rate && !v.has_burst && !v.has_timeout
         && !v.has_body && v.fail_fast < 0 && !v.no_header)
     {
         cp_bad("service set: nothing to set");
-        return usage();
+        return service_usage();
     }
     if ((rc = vopts_read_header(&v, "service set")) != 0) {
         return rc;
     }
-    rc = begin_route(ctl, "service set", argv[optind], 0, &s, &ver, route,
-                     sizeof(route));
+    rc = service_begin_route(ctl, "service set", argv[optind], 0, &s, &ver,
+                             route, sizeof(route));
     if (rc != 0) {
         goto out;
     }
@@ -737,17 +740,17 @@ service_set(ctl_t *ctl, int argc, char **argv)
                        sqlite3_errmsg(ctl->db));
         goto out;
     }
-    rc = finish_version(ctl, ver.id, route, "set", before);
+    rc = service_finish_version(ctl, ver.id, route, "set", before);
 out:
     vopts_wipe(&v);
     return rc;
 }
 
-/* --- lifecycle ---------------------------------------------------------- */
+/* --- end / suspend / resume / list ------------------------------------- */
 
 /* --force needs --reason and the other way round */
-static int
-check_force(const char *what, int force, const char *reason)
+int
+service_check_force(const char *what, int force, const char *reason)
 {
     if (force && reason == NULL) {
         return cp_bad("%s: --force needs --reason TEXT (it is recorded)",
@@ -761,282 +764,6 @@ check_force(const char *what, int force, const char *reason)
                       " control characters", what, CP_TEXT_MAX);
     }
     return 0;
-}
-
-static int
-service_publish(ctl_t *ctl, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        { "env", required_argument, NULL, O_ENV },
-        { NULL, 0, NULL, 0 }
-    };
-    const char       *env = "production", *next;
-    cp_service_ref_t  s;
-    cp_version_ref_t  v;
-    sqlite3_stmt     *st;
-    char              route[160], why[160], *before;
-    int               c, rc, production;
-
-    while ((c = cp_getopt(argc, argv, opts, "service publish")) != -1) {
-        switch (c) {
-        case O_ENV: env = optarg; break;
-        default: return usage();
-        }
-    }
-    if (optind + 1 != argc) {
-        cp_bad("service publish: needs CODE/VERSION");
-        return usage();
-    }
-    if (strcmp(env, "sandbox") != 0 && strcmp(env, "production") != 0) {
-        cp_bad("service publish: --env: sandbox or production");
-        return usage();
-    }
-    production = strcmp(env, "production") == 0;
-    rc = begin_route(ctl, "service publish", argv[optind], 0, &s, &v, route,
-                     sizeof(route));
-    if (rc != 0) {
-        return rc;
-    }
-    if (s.provider_closed) {
-        return cp_refuse(ctl->db, "service %s: the provider's agency is"
-                         " closed", route);
-    }
-    if (s.end_at != 0 && s.end_at <= cp_now()) {
-        return cp_refuse(ctl->db, "service %s: the service has ended", route);
-    }
-    if (cp_lc_publish(v.state, production, &next, why, sizeof(why)) != 0) {
-        return cp_refuse(ctl->db, "service %s: %s", route, why);
-    }
-    before = cp_change_row(ctl->db, "versions", v.id);
-    st = cp_db_prepare(ctl->db, production
-                       ? "UPDATE versions SET state = ?2, published_at = ?3"
-                         " WHERE id = ?1"
-                       : "UPDATE versions SET state = ?2, sandbox_at = ?3"
-                         " WHERE id = ?1");
-    if (st == NULL) {
-        free(before);
-        return cp_refuse(ctl->db, "service %s: cannot publish", route);
-    }
-    sqlite3_bind_int64(st, 1, v.id);
-    sqlite3_bind_text(st, 2, next, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, cp_now());
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(before);
-        return cp_refuse(ctl->db, "service %s: %s", route,
-                         sqlite3_errmsg(ctl->db));
-    }
-    return finish_version(ctl, v.id, route, "publish", before);
-}
-
-static int
-service_deprecate(ctl_t *ctl, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        { "sunset",    required_argument, NULL, O_SUNSET },
-        { "successor", required_argument, NULL, O_SUCCESSOR },
-        { "force",     no_argument,       NULL, O_FORCE },
-        { "reason",    required_argument, NULL, O_REASON },
-        { NULL, 0, NULL, 0 }
-    };
-    const char       *sunset = NULL, *succ = NULL, *reason = NULL;
-    cp_service_ref_t  s;
-    cp_version_ref_t  v, w;
-    sqlite3_stmt     *st;
-    int64_t           sunset_at;
-    char              route[160], d1[16], d2[16], *before;
-    int               c, rc, force = 0;
-
-    while ((c = cp_getopt(argc, argv, opts, "service deprecate")) != -1) {
-        switch (c) {
-        case O_SUNSET: sunset = optarg; break;
-        case O_SUCCESSOR: succ = optarg; break;
-        case O_FORCE: force = 1; break;
-        case O_REASON: reason = optarg; break;
-        default: return usage();
-        }
-    }
-    if (optind + 1 != argc || sunset == NULL) {
-        cp_bad("service deprecate: needs CODE/VERSION and --sunset");
-        return usage();
-    }
-    if (cp_date_parse(sunset, &sunset_at) != 0) {
-        cp_bad("service deprecate: --sunset \"%s\": expected a real"
-               " YYYY-MM-DD", sunset);
-        return usage();
-    }
-    if (succ != NULL && cp_valid_version(succ) != 0) {
-        cp_bad("service deprecate: --successor \"%s\" is not a version",
-               succ);
-        return usage();
-    }
-    if (check_force("service deprecate", force, reason) != 0) {
-        return usage();
-    }
-    rc = begin_route(ctl, "service deprecate", argv[optind], 0, &s, &v,
-                     route, sizeof(route));
-    if (rc != 0) {
-        return rc;
-    }
-    if (strcmp(v.state, "published") != 0) {
-        return cp_refuse(ctl->db, "service %s: the version is %s; only a"
-                         " published version can be deprecated", route,
-                         v.state);
-    }
-
-    /* the successor: named, or the newest published other version */
-    if (succ != NULL) {
-        if (cp_find_version(ctl->db, s.id, succ, &w) <= 0) {
-            return cp_refuse(ctl->db, "service %s: successor %s does not"
-                             " exist", route, succ);
-        }
-        if (w.id == v.id || strcmp(w.state, "published") != 0) {
-            return cp_refuse(ctl->db, "service %s: successor %s is not"
-                             " another published version", route, succ);
-        }
-    } else {
-        st = cp_db_prepare(ctl->db, "SELECT version FROM versions"
-                                    " WHERE service_id = ?1 AND id != ?2"
-                                    " AND state = 'published'"
-                                    " ORDER BY published_at DESC, id DESC"
-                                    " LIMIT 1");
-        if (st == NULL) {
-            return cp_refuse(ctl->db, "service %s: cannot deprecate", route);
-        }
-        sqlite3_bind_int64(st, 1, s.id);
-        sqlite3_bind_int64(st, 2, v.id);
-        rc = sqlite3_step(st) == SQLITE_ROW
-             ? cp_find_version(ctl->db, s.id,
-                               (const char *) sqlite3_column_text(st, 0), &w)
-             : 0;
-        sqlite3_finalize(st);
-        if (rc <= 0) {
-            return cp_refuse(ctl->db, "service %s: no successor version is"
-                             " published; publish one first", route);
-        }
-    }
-    if (!force && !cp_lc_sunset_ok(w.published_at, sunset_at)) {
-        cp_date_format(w.published_at, d1, sizeof(d1));
-        cp_date_format(cp_lc_earliest_sunset(w.published_at), d2,
-                       sizeof(d2));
-        return cp_refuse(ctl->db, "service %s: sunset %s is less than %d"
-                         " days after %s/%s was published (%s); the earliest"
-                         " is %s, or --force --reason", route, sunset,
-                         CP_LC_SUNSET_DAYS, s.code, w.version, d1, d2);
-    }
-    before = cp_change_row(ctl->db, "versions", v.id);
-    st = cp_db_prepare(ctl->db, "UPDATE versions SET state = 'deprecated',"
-                                " deprecated_at = ?2, sunset_at = ?3,"
-                                " successor_id = ?4, lifecycle_reason = ?5"
-                                " WHERE id = ?1");
-    if (st == NULL) {
-        free(before);
-        return cp_refuse(ctl->db, "service %s: cannot deprecate", route);
-    }
-    sqlite3_bind_int64(st, 1, v.id);
-    sqlite3_bind_int64(st, 2, cp_now());
-    sqlite3_bind_int64(st, 3, sunset_at);
-    sqlite3_bind_int64(st, 4, w.id);
-    if (reason) {
-        sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
-    }
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(before);
-        return cp_refuse(ctl->db, "service %s: %s", route,
-                         sqlite3_errmsg(ctl->db));
-    }
-    cp_date_format(sunset_at, d1, sizeof(d1));
-    if (announce(ctl, "deprecation", route, cp_now(), sunset_at, reason,
-                 "%s is deprecated: callable until %s, then retired; use"
-                 " %s/%s", route, d1, s.code, w.version) != 0)
-    {
-        free(before);
-        return cp_refuse(ctl->db, "service %s: not deprecated", route);
-    }
-    return finish_version(ctl, v.id, route,
-                          force ? "deprecate-forced" : "deprecate", before);
-}
-
-static int
-service_retire(ctl_t *ctl, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        { "force",  no_argument,       NULL, O_FORCE },
-        { "reason", required_argument, NULL, O_REASON },
-        { NULL, 0, NULL, 0 }
-    };
-    const char       *reason = NULL;
-    cp_service_ref_t  s;
-    cp_version_ref_t  v;
-    sqlite3_stmt     *st;
-    char              route[160], d[16], *before;
-    int               c, rc, force = 0;
-
-    while ((c = cp_getopt(argc, argv, opts, "service retire")) != -1) {
-        switch (c) {
-        case O_FORCE: force = 1; break;
-        case O_REASON: reason = optarg; break;
-        default: return usage();
-        }
-    }
-    if (optind + 1 != argc) {
-        cp_bad("service retire: needs CODE/VERSION");
-        return usage();
-    }
-    if (check_force("service retire", force, reason) != 0) {
-        return usage();
-    }
-    rc = begin_route(ctl, "service retire", argv[optind], 0, &s, &v, route,
-                     sizeof(route));
-    if (rc != 0) {
-        return rc;
-    }
-    if (strcmp(v.state, "retired") == 0) {
-        return cp_refuse(ctl->db, "service %s: already retired", route);
-    }
-    if (!force && cp_lc_retire_needs_force(v.state, v.sunset_at, cp_now())) {
-        if (v.sunset_at != 0) {
-            cp_date_format(v.sunset_at, d, sizeof(d));
-            return cp_refuse(ctl->db, "service %s: its sunset is %s; retiring"
-                             " before it needs --force --reason", route, d);
-        }
-        return cp_refuse(ctl->db, "service %s: the version is %s with no"
-                         " sunset; deprecate it first, or --force --reason",
-                         route, v.state);
-    }
-    before = cp_change_row(ctl->db, "versions", v.id);
-    st = cp_db_prepare(ctl->db, "UPDATE versions SET state = 'retired',"
-                                " retired_at = ?2, lifecycle_reason ="
-                                " coalesce(?3, lifecycle_reason)"
-                                " WHERE id = ?1");
-    if (st == NULL) {
-        free(before);
-        return cp_refuse(ctl->db, "service %s: cannot retire", route);
-    }
-    sqlite3_bind_int64(st, 1, v.id);
-    sqlite3_bind_int64(st, 2, cp_now());
-    if (reason) {
-        sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
-    }
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(before);
-        return cp_refuse(ctl->db, "service %s: %s", route,
-                         sqlite3_errmsg(ctl->db));
-    }
-    if (announce(ctl, "retirement", route, cp_now(),
-                 cp_now() + 30 * CP_DAY, reason, "%s is retired and no"
-                 " longer callable", route) != 0)
-    {
-        free(before);
-        return cp_refuse(ctl->db, "service %s: not retired", route);
-    }
-    return finish_version(ctl, v.id, route,
-                          force ? "retire-forced" : "retire", before);
 }
 
 /* Record a service-level change and commit; the service on --json. */
@@ -1082,28 +809,28 @@ service_end(ctl_t *ctl, int argc, char **argv)
         case O_DATE: date = optarg; break;
         case O_FORCE: force = 1; break;
         case O_REASON: reason = optarg; break;
-        default: return usage();
+        default: return service_usage();
         }
     }
     if (optind + 1 != argc || date == NULL) {
         cp_bad("service end: needs CODE and --date");
-        return usage();
+        return service_usage();
     }
     if (strchr(argv[optind], '/') != NULL) {
         cp_bad("service end: \"%s\": ends a whole service (CODE); retire a"
                " version instead", argv[optind]);
-        return usage();
+        return service_usage();
     }
     if (cp_date_parse(date, &end_at) != 0) {
         cp_bad("service end: --date \"%s\": expected a real YYYY-MM-DD",
                date);
-        return usage();
+        return service_usage();
     }
-    if (check_force("service end", force, reason) != 0) {
-        return usage();
+    if (service_check_force("service end", force, reason) != 0) {
+        return service_usage();
     }
-    rc = begin_route(ctl, "service end", argv[optind], 1, &s, &none, route,
-                     sizeof(route));
+    rc = service_begin_route(ctl, "service end", argv[optind], 1, &s, &none,
+                             route, sizeof(route));
     if (rc != 0) {
         return rc;
     }
@@ -1136,9 +863,10 @@ service_end(ctl_t *ctl, int argc, char **argv)
                          sqlite3_errmsg(ctl->db));
     }
     /* shown from now as upcoming, and for 30 days after the end */
-    if (announce(ctl, "service-end", s.code, end_at, end_at + 30 * CP_DAY,
-                 reason, "service %s ends on %s: every version stops being"
-                 " callable", s.code, date) != 0)
+    if (service_announce(ctl, "service-end", s.code, end_at,
+                         end_at + 30 * CP_DAY, reason, "service %s ends on"
+                         " %s: every version stops being callable", s.code,
+                         date) != 0)
     {
         free(before);
         return cp_refuse(ctl->db, "service %s: not ended", s.code);
@@ -1164,20 +892,20 @@ service_suspend_resume(ctl_t *ctl, int argc, char **argv, int suspend)
     while ((c = cp_getopt(argc, argv, opts, what)) != -1) {
         switch (c) {
         case O_REASON: reason = optarg; break;
-        default: return usage();
+        default: return service_usage();
         }
     }
     if (optind + 1 != argc || reason == NULL) {
         cp_bad("%s: needs CODE[/VERSION] and --reason", what);
-        return usage();
+        return service_usage();
     }
     if (cp_valid_text(reason, CP_TEXT_MAX) != 0) {
         cp_bad("%s: --reason must be 1..%d characters without control"
                " characters", what, CP_TEXT_MAX);
-        return usage();
+        return service_usage();
     }
-    rc = begin_route(ctl, what, argv[optind], 1, &s, &v, route,
-                     sizeof(route));
+    rc = service_begin_route(ctl, what, argv[optind], 1, &s, &v, route,
+                             sizeof(route));
     if (rc != 0) {
         return rc;
     }
@@ -1210,8 +938,8 @@ service_suspend_resume(ctl_t *ctl, int argc, char **argv, int suspend)
                          sqlite3_errmsg(ctl->db));
     }
     if (v.id) {
-        return finish_version(ctl, v.id, route,
-                              suspend ? "suspend" : "resume", before);
+        return service_finish_version(ctl, v.id, route,
+                                      suspend ? "suspend" : "resume", before);
     }
     return finish_service(ctl, &s, suspend ? "suspend" : "resume", before);
 }
@@ -1237,7 +965,7 @@ service_list(ctl_t *ctl, int argc, char **argv)
     (void) argv;
     if (argc != 1) {
         cp_bad("service list: takes no arguments");
-        return usage();
+        return service_usage();
     }
     st = cp_db_prepare(ctl->db, "SELECT id FROM services ORDER BY code");
     if (st == NULL) {
