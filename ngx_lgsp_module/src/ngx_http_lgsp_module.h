@@ -102,6 +102,9 @@ ngx_int_t ngx_http_lgsp_lgspd_answers(ngx_http_lgsp_main_conf_t *lmcf);
 /* access: SPEC §4 steps 1-8 */
 ngx_int_t ngx_http_lgsp_access_init(ngx_conf_t *cf);
 ngx_http_lgsp_ctx_t *ngx_http_lgsp_get_ctx(ngx_http_request_t *r);
+/* steps 3 and 4 (ngx_http_lgsp_token.c) */
+ngx_int_t ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
+    ngx_http_lgsp_main_conf_t *lmcf);
 
 /* errors: the JSON envelope, sent by the module itself */
 ngx_int_t ngx_http_lgsp_deny(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
