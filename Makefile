@@ -165,6 +165,7 @@ fuzz: all $(BUILD)/bin/fuzz_snapshot $(BUILD)/bin/fuzz_jwt $(BUILD)/bin/fuzz_tca
 bench: setup all
 	@scripts/bench
 	@scripts/bench-scale
+	@scripts/bench-health 2000 30
 
 format:
 	@clang-format -i $(wildcard ngx_lgsp_module/src/lgsp_*.[ch] control-plane/*/*.[ch] t/unit/*.c)
