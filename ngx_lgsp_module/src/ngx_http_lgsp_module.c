@@ -416,6 +416,10 @@ ngx_http_lgsp_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_lgsp_headers_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_lgsp_audit_init(cf);
 }
 

@@ -137,7 +137,28 @@ ngx_int_t ngx_http_lgsp_audit_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_lgsp_audit_init_process(ngx_cycle_t *cycle);
 void ngx_http_lgsp_audit_exit_process(ngx_cycle_t *cycle);
 
-/* variables */
+/* variables: the module's decisions, for the proxy and the headers */
+typedef enum {
+    NGX_HTTP_LGSP_VAR_SCHEME = 0,
+    NGX_HTTP_LGSP_VAR_HOST,
+    NGX_HTTP_LGSP_VAR_SNI,
+    NGX_HTTP_LGSP_VAR_URI,
+    NGX_HTTP_LGSP_VAR_ORG,
+    NGX_HTTP_LGSP_VAR_SYSTEM,
+    NGX_HTTP_LGSP_VAR_ENVIRONMENT,
+    NGX_HTTP_LGSP_VAR_AUTHORIZATION,
+    NGX_HTTP_LGSP_VAR_DEPRECATION,
+    NGX_HTTP_LGSP_VAR_SUNSET,
+    NGX_HTTP_LGSP_VAR_LINK,
+    NGX_HTTP_LGSP_VAR_RL_POLICY,
+    NGX_HTTP_LGSP_VAR_RL_STATE,
+} ngx_http_lgsp_var_e;
+
+ngx_int_t ngx_http_lgsp_ctx_value(ngx_http_request_t *r,
+    ngx_http_lgsp_ctx_t *ctx, ngx_uint_t which, ngx_str_t *value);
+/* Deprecation, Sunset, Link, RateLimit-Policy, RateLimit on answers */
+ngx_int_t ngx_http_lgsp_headers_init(ngx_conf_t *cf);
+
 ngx_int_t ngx_http_lgsp_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_lgsp_transaction_id(ngx_http_request_t *r, ngx_str_t *id);
 ngx_int_t ngx_http_lgsp_variables_init_worker(ngx_cycle_t *cycle);

@@ -7,21 +7,6 @@
 #include "ngx_http_lgsp_module.h"
 
 
-typedef enum {
-    NGX_HTTP_LGSP_VAR_SCHEME = 0,
-    NGX_HTTP_LGSP_VAR_HOST,
-    NGX_HTTP_LGSP_VAR_SNI,
-    NGX_HTTP_LGSP_VAR_URI,
-    NGX_HTTP_LGSP_VAR_ORG,
-    NGX_HTTP_LGSP_VAR_SYSTEM,
-    NGX_HTTP_LGSP_VAR_ENVIRONMENT,
-    NGX_HTTP_LGSP_VAR_AUTHORIZATION,
-    NGX_HTTP_LGSP_VAR_DEPRECATION,
-    NGX_HTTP_LGSP_VAR_SUNSET,
-    NGX_HTTP_LGSP_VAR_LINK,
-    NGX_HTTP_LGSP_VAR_RL_POLICY,
-    NGX_HTTP_LGSP_VAR_RL_STATE,
-} ngx_http_lgsp_var_e;
 
 
 static ngx_int_t ngx_http_lgsp_txid_variable(ngx_http_request_t *r,
@@ -184,14 +169,8 @@ static ngx_int_t
 ngx_http_lgsp_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                      *p;
-    size_t                       len;
-    ngx_str_t                    str;
-    lgsp_sv_t                    s, name;
-    ngx_http_lgsp_ctx_t         *ctx;
-    const lgsp_snapshot_t       *snap;
-    ngx_http_lgsp_loc_conf_t    *llcf;
-    const lgsp_snap_upstream_t  *up;
+    ngx_str_t             value;
+    ngx_http_lgsp_ctx_t  *ctx;
 
     ctx = ngx_http_lgsp_get_ctx(r);
 
@@ -200,12 +179,45 @@ ngx_http_lgsp_ctx_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    if (ngx_http_lgsp_ctx_value(r, ctx, data, &value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (value.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = value.data;
+    v->len = value.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* one value of the module's decision; empty when it does not apply */
+
+ngx_int_t
+ngx_http_lgsp_ctx_value(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
+    ngx_uint_t which, ngx_str_t *value)
+{
+    u_char                      *p;
+    size_t                       len;
+    ngx_str_t                    str;
+    lgsp_sv_t                    s, name;
+    const lgsp_snapshot_t       *snap;
+    ngx_http_lgsp_loc_conf_t    *llcf;
+    const lgsp_snap_upstream_t  *up;
+
     snap = ctx->snap;
     up = &ctx->version->upstream[ctx->environment];
     s.data = NULL;
     s.len = 0;
 
-    switch ((ngx_http_lgsp_var_e) data) {
+    switch ((ngx_http_lgsp_var_e) which) {
 
     case NGX_HTTP_LGSP_VAR_SCHEME:
         s.data = up->tls ? "https" : "http";
@@ -229,7 +241,7 @@ ngx_http_lgsp_ctx_variable(ngx_http_request_t *r,
     case NGX_HTTP_LGSP_VAR_RL_POLICY:
     case NGX_HTTP_LGSP_VAR_RL_STATE:
         if (ngx_http_lgsp_limit_header(r, ctx,
-                                       data == NGX_HTTP_LGSP_VAR_RL_STATE,
+                                       which == NGX_HTTP_LGSP_VAR_RL_STATE,
                                        &str)
             != NGX_OK)
         {
@@ -323,16 +335,8 @@ ngx_http_lgsp_ctx_variable(ngx_http_request_t *r,
         break;
     }
 
-    if (s.len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->data = (u_char *) s.data;
-    v->len = s.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
+    value->data = (u_char *) s.data;
+    value->len = s.len;
 
     return NGX_OK;
 }
