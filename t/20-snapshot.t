@@ -72,8 +72,10 @@ is(scalar @{ $st->{snapshot}{workers} }, 2, 'lgspctl status: two workers');
 
 # --- a committed change reaches both workers within a second -------------
 my $t0 = time;
-sql("INSERT INTO agencies (code, name, created_at) VALUES ('H26', 'Ha Noi', 0);"
-    . " INSERT INTO agency_codes (code, agency_id, kind) VALUES ('H26', 1, 'canonical');");
+# one transaction: two commits could be published as two generations, and
+# the test would read the first while the second is on its way
+sql("BEGIN; INSERT INTO agencies (code, name, created_at) VALUES ('H26', 'Ha Noi', 0);"
+    . " INSERT INTO agency_codes (code, agency_id, kind) VALUES ('H26', 1, 'canonical'); COMMIT;");
 my $pids = until_workers(sub { $_[0]{generation} > $g0 && $_[0]{counts}{agencies} == 1 }, 1);
 my $took = time - $t0;
 is(scalar @$pids, 2, 'both workers serve the change') or diag(explain(status()));
