@@ -18,17 +18,6 @@
 static const ctl_command_t commands[] = {
     { "init", "create the registry and the first signing key", cmd_init,
       "lgspctl init" },
-    { "status", "what the control plane sees", cmd_status,
-      "lgspctl status [--json]" },
-    { "credential", "client credentials of a system (token endpoint)",
-      cmd_credential,
-      "lgspctl credential issue SYSTEM [--env sandbox|production]\n"
-      "lgspctl credential revoke CLIENT_ID\n"
-      "lgspctl credential list [--system ID]" },
-    { "key", "the platform's token signing keys", cmd_key,
-      "lgspctl key rotate [--alg RS256|ES256]\n"
-      "lgspctl key revoke KID --reason TEXT\n"
-      "lgspctl key list" },
     { "agency", "agencies and their identity codes", cmd_agency,
       "lgspctl agency add CODE --name NAME [--parent CODE] [--alias CODE]\n"
       "lgspctl agency rename CODE --name NAME | --code NEWCODE\n"
@@ -64,47 +53,6 @@ static const ctl_command_t commands[] = {
       "lgspctl service end CODE --date YYYY-MM-DD [--force --reason TEXT]\n"
       "lgspctl service suspend|resume CODE[/VERSION] --reason TEXT\n"
       "lgspctl service list" },
-    { "grant", "consumer access to a service version", cmd_grant,
-      "lgspctl grant add --consumer SYSTEM --service CODE/VERSION --env ENV\n"
-      "        [--rate N/s] [--burst N] [--quota N/day]\n"
-      "lgspctl grant set ID [--rate N/s] [--burst N] [--quota N/day|none]\n"
-      "lgspctl grant suspend|resume ID --reason TEXT\n"
-      "lgspctl grant revoke ID\n"
-      "lgspctl grant list [--consumer CODE|SYSTEM] [--provider CODE|SYSTEM]" },
-    { "log", "the operators' change log", cmd_log,
-      "lgspctl log [--since TIME]" },
-    { "backup", "copy the registry while lgspd runs", cmd_backup,
-      "lgspctl backup FILE" },
-    { "restore", "bring a backup back, keeping revocations since", cmd_restore,
-      "lgspctl restore FILE" },
-    { "audit", "the audit log: list, export, seal, verify", cmd_audit,
-      "lgspctl audit list [--since TIME] [--until TIME] [--consumer CODE|SYSTEM]\n"
-      "    [--provider CODE|SYSTEM] [--service CODE[/VERSION]] [--result 00|01]\n"
-      "    [--transaction ID] [--request-id ID] [--limit N] [--json]\n"
-      "lgspctl audit export --format csv|json [filters as for list]\n"
-      "lgspctl audit seal\n"
-      "lgspctl audit verify" },
-    { "health", "connection status of systems and service versions",
-      cmd_health,
-      "lgspctl health show [SYSTEM]\n"
-      "lgspctl health history SYSTEM|CODE/VERSION [--since TIME] [--raw]" },
-    { "incident", "incidents: targets that went down, and for how long",
-      cmd_incident, "lgspctl incident list [--open] [--since TIME]" },
-    { "issuer", "trusted external token issuers (VDXP, a city SSO)",
-      cmd_issuer,
-      "lgspctl issuer add ISS --jwks FILE|URL --audience AUD [--env ENV]\n"
-      "    [--system-claim CLAIM]\n"
-      "lgspctl issuer list\n"
-      "lgspctl issuer remove ID" },
-    { "report", "calls per agency and service version, by day or month",
-      cmd_report,
-      "lgspctl report daily|monthly [--date YYYY-MM-DD] [--format"
-      " table|json|csv]\n"
-      "        [--env production|sandbox]" },
-    { "reconcile", "compare a partner's list of transactions with ours",
-      cmd_reconcile,
-      "lgspctl reconcile FILE.csv [--as consumer|provider CODE|SYSTEM]\n"
-      "        [--since TIME] [--until TIME]" },
     { "request", "access requests (Form 02), answered within 5 working days",
       cmd_request,
       "lgspctl request add --consumer SYSTEM --service CODE/VERSION"
@@ -115,12 +63,64 @@ static const ctl_command_t commands[] = {
       "lgspctl request approve ID [--rate N/s] [--burst N] [--quota N/day]"
       " [--by NAME]\n"
       "lgspctl request reject ID --reason TEXT [--by NAME]" },
+    { "grant", "consumer access to a service version", cmd_grant,
+      "lgspctl grant add --consumer SYSTEM --service CODE/VERSION --env ENV\n"
+      "        [--rate N/s] [--burst N] [--quota N/day]\n"
+      "lgspctl grant set ID [--rate N/s] [--burst N] [--quota N/day|none]\n"
+      "lgspctl grant suspend|resume ID --reason TEXT\n"
+      "lgspctl grant revoke ID\n"
+      "lgspctl grant list [--consumer CODE|SYSTEM] [--provider CODE|SYSTEM]" },
+    { "credential", "client credentials of a system (token endpoint)",
+      cmd_credential,
+      "lgspctl credential issue SYSTEM [--env sandbox|production]\n"
+      "lgspctl credential revoke CLIENT_ID\n"
+      "lgspctl credential list [--system ID]" },
+    { "key", "the platform's token signing keys", cmd_key,
+      "lgspctl key rotate [--alg RS256|ES256]\n"
+      "lgspctl key revoke KID --reason TEXT\n"
+      "lgspctl key list" },
+    { "issuer", "trusted external token issuers (VDXP, a city SSO)",
+      cmd_issuer,
+      "lgspctl issuer add ISS --jwks FILE|URL --audience AUD [--env ENV]\n"
+      "    [--system-claim CLAIM]\n"
+      "lgspctl issuer list\n"
+      "lgspctl issuer remove ID" },
+    { "health", "connection status of systems and service versions",
+      cmd_health,
+      "lgspctl health show [SYSTEM]\n"
+      "lgspctl health history SYSTEM|CODE/VERSION [--since TIME] [--raw]" },
+    { "incident", "incidents: targets that went down, and for how long",
+      cmd_incident, "lgspctl incident list [--open] [--since TIME]" },
+    { "audit", "the audit log: list, export, seal, verify", cmd_audit,
+      "lgspctl audit list [--since TIME] [--until TIME] [--consumer CODE|SYSTEM]\n"
+      "    [--provider CODE|SYSTEM] [--service CODE[/VERSION]] [--result 00|01]\n"
+      "    [--transaction ID] [--request-id ID] [--limit N] [--json]\n"
+      "lgspctl audit export --format csv|json [filters as for list]\n"
+      "lgspctl audit seal\n"
+      "lgspctl audit verify" },
+    { "report", "calls per agency and service version, by day or month",
+      cmd_report,
+      "lgspctl report daily|monthly [--date YYYY-MM-DD] [--format"
+      " table|json|csv]\n"
+      "        [--env production|sandbox]" },
+    { "reconcile", "compare a partner's list of transactions with ours",
+      cmd_reconcile,
+      "lgspctl reconcile FILE.csv [--as consumer|provider CODE|SYSTEM]\n"
+      "        [--since TIME] [--until TIME]" },
     { "notice", "maintenance and lifecycle notices to the agencies",
       cmd_notice,
       "lgspctl notice add --kind maintenance --start TIME --end TIME"
       " --text TEXT\n"
       "        [--target CODE[/VERSION]] [--force --reason TEXT]\n"
       "lgspctl notice list [--all]" },
+    { "log", "the operators' change log", cmd_log,
+      "lgspctl log [--since TIME]" },
+    { "backup", "copy the registry while lgspd runs", cmd_backup,
+      "lgspctl backup FILE" },
+    { "restore", "bring a backup back, keeping revocations since", cmd_restore,
+      "lgspctl restore FILE" },
+    { "status", "what the control plane sees", cmd_status,
+      "lgspctl status [--json]" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
