@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "lgspctl.h"
+#include "cp_registry.h"
 #include "cp_audit.h"
 #include "cp_audit_archive.h"
 #include "cp_store.h"
@@ -469,7 +470,6 @@ audit_verify(ctl_t *ctl)
     sqlite3_close(adb);
     if (ctl->json) {
         cJSON *o = cJSON_CreateObject();
-        char  *s;
 
         cJSON_AddBoolToObject(o, "ok", rc == 0);
         if (rc == 0) {
@@ -478,10 +478,7 @@ audit_verify(ctl_t *ctl)
         } else {
             cJSON_AddStringToObject(o, "error", why);
         }
-        s = cJSON_PrintUnformatted(o);
-        puts(s);
-        cJSON_free(s);
-        cJSON_Delete(o);
+        cp_json_print(o);
     }
     if (rc != 0) {
         cp_err("audit verify: %s", why);

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "lgspctl.h"
+#include "cp_registry.h"
 #include "cp_changelog.h"
 #include "cp_cli.h"
 #include "cp_keys.h"
@@ -294,7 +295,7 @@ credential_list(ctl_t *ctl, int argc, char **argv)
     sqlite3_stmt *st;
     const char   *system = NULL;
     cJSON        *arr;
-    char          created[32], revoked[32], *s;
+    char          created[32], revoked[32];
     int           c;
 
     while ((c = cp_getopt(argc, argv, opts, "credential list")) != -1) {
@@ -353,11 +354,10 @@ credential_list(ctl_t *ctl, int argc, char **argv)
     }
     sqlite3_finalize(st);
     if (ctl->json) {
-        s = cJSON_PrintUnformatted(arr);
-        puts(s ? s : "[]");
-        cJSON_free(s);
+        cp_json_print(arr);
+    } else {
+        cJSON_Delete(arr);
     }
-    cJSON_Delete(arr);
     return CP_EXIT_OK;
 }
 

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "lgspctl.h"
+#include "cp_registry.h"
 #include "cp_health.h"
 #include "cp_store.h"
 #include "cp_time.h"
@@ -64,15 +65,6 @@ text(sqlite3_stmt *st, int col)
     const unsigned char *t = sqlite3_column_text(st, col);
 
     return t ? (const char *) t : "";
-}
-
-static void
-print_json(cJSON *o)
-{
-    char *s = cJSON_PrintUnformatted(o);
-
-    puts(s ? s : "null");
-    cJSON_free(s);
 }
 
 /* health.db, read only; NULL (and a message) when lgspd never made it. */
@@ -199,8 +191,7 @@ health_show(ctl_t *ctl, int argc, char **argv)
         print_show_header();
     }
     if (ctl->json) {
-        print_json(o);
-        cJSON_Delete(o);
+        cp_json_print(o);
     }
     return CP_EXIT_OK;
 }
@@ -415,8 +406,7 @@ health_history(ctl_t *ctl, int argc, char **argv)
     }
     sqlite3_close(hdb);
     if (ctl->json) {
-        print_json(o);
-        cJSON_Delete(o);
+        cp_json_print(o);
     }
     return CP_EXIT_OK;
 }
@@ -533,8 +523,7 @@ cmd_incident(ctl_t *ctl, int argc, char **argv)
     sqlite3_finalize(st);
     sqlite3_close(hdb);
     if (ctl->json) {
-        print_json(o);
-        cJSON_Delete(o);
+        cp_json_print(o);
     }
     return CP_EXIT_OK;
 }

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "lgspctl.h"
+#include "cp_registry.h"
 #include "cp_changelog.h"
 #include "cp_cli.h"
 #include "cp_config.h"
@@ -160,17 +161,13 @@ key_rotate(ctl_t *ctl, int argc, char **argv)
 
     if (ctl->json) {
         cJSON *o = cJSON_CreateObject();
-        char  *s;
 
         cJSON_AddStringToObject(o, "kid", kid);
         cJSON_AddStringToObject(o, "alg", alg);
         cJSON_AddItemToObject(o, "retiring", retired);
         retired = NULL;
         cJSON_AddNumberToObject(o, "verify_until", (double) verify_until);
-        s = cJSON_PrintUnformatted(o);
-        puts(s ? s : "{}");
-        cJSON_free(s);
-        cJSON_Delete(o);
+        cp_json_print(o);
     } else {
         printf("%s\n", kid);
     }
@@ -282,7 +279,7 @@ key_list(ctl_t *ctl, int argc, char **argv)
 {
     sqlite3_stmt *st;
     cJSON        *arr;
-    char          created[32], until[32], revoked[32], *s;
+    char          created[32], until[32], revoked[32];
     int64_t       now = cp_now();
 
     (void) argv;
@@ -344,11 +341,10 @@ key_list(ctl_t *ctl, int argc, char **argv)
     }
     sqlite3_finalize(st);
     if (ctl->json) {
-        s = cJSON_PrintUnformatted(arr);
-        puts(s ? s : "[]");
-        cJSON_free(s);
+        cp_json_print(arr);
+    } else {
+        cJSON_Delete(arr);
     }
-    cJSON_Delete(arr);
     return CP_EXIT_OK;
 }
 
