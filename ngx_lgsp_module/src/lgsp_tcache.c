@@ -44,7 +44,12 @@ static int lgsp_tcache_read(lgsp_tcache_entry_t *e, uint64_t seq,
 static int lgsp_tcache_claimer_gone(uint64_t seq, pid_t self);
 
 
-/* SipHash-2-4 with 128-bit output (Aumasson, Bernstein; reference code) */
+/*
+ * SipHash-c-d (Aumasson, Bernstein; after the reference code), 64- or
+ * 128-bit output.  The cache keys tokens with SipHash-1-3-128 (see
+ * lgsp_tcache.h for why 1-3); the unit tests run the same body as 2-4
+ * against the reference vectors and as 1-3 against published ones.
+ */
 
 #define LGSP_SIP_ROTL(x, b)  (uint64_t) (((x) << (b)) | ((x) >> (64 - (b))))
 
@@ -59,36 +64,45 @@ static int lgsp_tcache_claimer_gone(uint64_t seq, pid_t self);
     } while (0)
 
 
-static uint64_t
+static inline uint64_t
 lgsp_sip_le64(const uint8_t *p)
 {
-    return (uint64_t) p[0] | (uint64_t) p[1] << 8 | (uint64_t) p[2] << 16
-           | (uint64_t) p[3] << 24 | (uint64_t) p[4] << 32
-           | (uint64_t) p[5] << 40 | (uint64_t) p[6] << 48
-           | (uint64_t) p[7] << 56;
+    uint64_t  v;
+
+    /* one unaligned load where the compiler can (tokens sit anywhere) */
+    memcpy(&v, p, sizeof(v));
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+
+    return v;
 }
 
 
-void
-lgsp_siphash128(const uint8_t key[LGSP_TCACHE_KEY_LEN], const uint8_t *in,
-    size_t len, uint64_t out[2])
+/* inlined with constant rounds, so the cache's 1-3 has no loop counters */
+static inline __attribute__((always_inline)) void
+lgsp_siphash_body(const uint8_t *key, const uint8_t *in, size_t len,
+    unsigned crounds, unsigned drounds, int wide, uint64_t out[2])
 {
     size_t    i, left;
+    unsigned  r;
     uint64_t  k0, k1, v0, v1, v2, v3, m, b;
 
     k0 = lgsp_sip_le64(key);
     k1 = lgsp_sip_le64(key + 8);
 
     v0 = 0x736f6d6570736575ULL ^ k0;
-    v1 = 0x646f72616e646f6dULL ^ k1 ^ 0xee;
+    v1 = 0x646f72616e646f6dULL ^ k1 ^ (wide ? 0xee : 0);
     v2 = 0x6c7967656e657261ULL ^ k0;
     v3 = 0x7465646279746573ULL ^ k1;
 
     for (i = 0; i + 8 <= len; i += 8) {
         m = lgsp_sip_le64(in + i);
         v3 ^= m;
-        LGSP_SIP_ROUND;
-        LGSP_SIP_ROUND;
+        for (r = 0; r < crounds; r++) {
+            LGSP_SIP_ROUND;
+        }
         v0 ^= m;
     }
 
@@ -99,23 +113,35 @@ lgsp_siphash128(const uint8_t key[LGSP_TCACHE_KEY_LEN], const uint8_t *in,
     }
 
     v3 ^= b;
-    LGSP_SIP_ROUND;
-    LGSP_SIP_ROUND;
+    for (r = 0; r < crounds; r++) {
+        LGSP_SIP_ROUND;
+    }
     v0 ^= b;
 
-    v2 ^= 0xee;
-    LGSP_SIP_ROUND;
-    LGSP_SIP_ROUND;
-    LGSP_SIP_ROUND;
-    LGSP_SIP_ROUND;
+    v2 ^= wide ? 0xee : 0xff;
+    for (r = 0; r < drounds; r++) {
+        LGSP_SIP_ROUND;
+    }
     out[0] = v0 ^ v1 ^ v2 ^ v3;
 
+    if (!wide) {
+        return;
+    }
+
     v1 ^= 0xdd;
-    LGSP_SIP_ROUND;
-    LGSP_SIP_ROUND;
-    LGSP_SIP_ROUND;
-    LGSP_SIP_ROUND;
+    for (r = 0; r < drounds; r++) {
+        LGSP_SIP_ROUND;
+    }
     out[1] = v0 ^ v1 ^ v2 ^ v3;
+}
+
+
+void
+lgsp_siphash(const uint8_t key[LGSP_TCACHE_KEY_LEN], const uint8_t *in,
+    size_t len, unsigned crounds, unsigned drounds, size_t outlen,
+    uint64_t out[2])
+{
+    lgsp_siphash_body(key, in, len, crounds, drounds, outlen == 16, out);
 }
 
 
@@ -288,7 +314,7 @@ void
 lgsp_tcache_tag(lgsp_tcache_t *c, const uint8_t *token, size_t len,
     uint64_t tag[2])
 {
-    lgsp_siphash128((const uint8_t *) c->key, token, len, tag);
+    lgsp_siphash_body((const uint8_t *) c->key, token, len, 1, 3, 1, tag);
 }
 
 

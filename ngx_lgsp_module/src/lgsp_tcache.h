@@ -8,11 +8,15 @@
  * Pure C, libc only: the module calls it on the hot path; the Check tests
  * and the fuzzer link it directly.
  *
- * Key: SipHash-2-4-128 of the whole token under a random 128-bit key kept
+ * Key: SipHash-1-3-128 of the whole token under a random 128-bit key kept
  * in the zone's header.  Keyed and 128 bits wide because a collision with
  * a cached good token would skip its signature check: an attacker who does
  * not know the key cannot aim at a tag, and a chance collision among the
- * tokens of a zone's life is ~2^-128 * n^2.
+ * tokens of a zone's life is ~2^-128 * n^2.  1-3 rounds rather than 2-4:
+ * the key never leaves the zone and the tag never leaves the process (an
+ * attacker sees neither, only whether a token was accepted), which is the
+ * use 1-3 was made for (Python's and Rust's hash tables); no attack on
+ * SipHash-1-3 is known, and the full token costs half the instructions.
  *
  * Value: exp, environment, issuer, kid, and the registry ids of the
  * credential, system and agency.  Those ids are never reused, so a hit can
@@ -166,8 +170,10 @@ int lgsp_tcache_insert(lgsp_tcache_t *c, const uint64_t tag[2],
 
 void lgsp_tcache_stats(lgsp_tcache_t *c, lgsp_tcache_stats_t *st);
 
-void lgsp_siphash128(const uint8_t key[LGSP_TCACHE_KEY_LEN],
-    const uint8_t *in, size_t len, uint64_t out[2]);
+/* SipHash-c-d, outlen 8 (out[0]) or 16; the cache's tag is 1-3, 16 */
+void lgsp_siphash(const uint8_t key[LGSP_TCACHE_KEY_LEN],
+    const uint8_t *in, size_t len, unsigned crounds, unsigned drounds,
+    size_t outlen, uint64_t out[2]);
 
 
 #endif /* _LGSP_TCACHE_H_INCLUDED_ */

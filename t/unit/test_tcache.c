@@ -75,6 +75,32 @@ static const char  *sip128_vectors[64] = {
 
 
 /*
+ * SipHash-1-3 with 64-bit output, low 32 bits, key 00..0f, message
+ * 00..(i-1): the vectors Linux tests its 64-bit hsiphash() with (which is
+ * SipHash-1-3 truncated), from the reference implementation.
+ */
+
+static const uint32_t  sip13_vectors[64] = {
+    0x050fc4dcU, 0x7d57ca93U, 0x4dc7d44dU, 0xe7ddf7fbU,
+    0x88d38328U, 0x49533b67U, 0xc59f22a7U, 0x9bb11140U,
+    0x8d299a8eU, 0x6c063de4U, 0x92ff097fU, 0xf94dc352U,
+    0x57b4d9a2U, 0x1229ffa7U, 0xc0f95d34U, 0x2a519956U,
+    0x7d908b66U, 0x63dbd80cU, 0xb473e63eU, 0x8d297d1cU,
+    0xa6cce040U, 0x2b45f844U, 0xa320872eU, 0xdae6c123U,
+    0x67349c8cU, 0x705b0979U, 0xca9913a5U, 0x4ade3b35U,
+    0xef6cd00dU, 0x4ab1e1f4U, 0x43c5e663U, 0x8c21d1bcU,
+    0x16a7b60dU, 0x7a8ff9bfU, 0x1f2a753eU, 0xbf186b91U,
+    0xada26206U, 0xa3c33057U, 0xae3a36a1U, 0x7b108392U,
+    0x99e41531U, 0x3f1ad944U, 0xc8138825U, 0xc28949a6U,
+    0xfaf8876bU, 0x9f042196U, 0x68b1d623U, 0x8b5114fdU,
+    0xdf074c46U, 0x12cc86b3U, 0x0a52098fU, 0x9d292f9aU,
+    0xa2f41f12U, 0x43a71ed0U, 0x73f0bce6U, 0x70a7e980U,
+    0x243c6d75U, 0xfdb71513U, 0xa67d8a08U, 0xb7e8f148U,
+    0xf7a644eeU, 0x0f1837f2U, 0x4b6694e0U, 0xb7bbb3a8U,
+};
+
+
+/*
  * Tokens and values derived from a number: every field of the value is a
  * different function of it, so a value mixing two entries never passes
  * value_check().
@@ -178,7 +204,7 @@ bucket_of(uint32_t id)
     uint64_t  tag[2];
 
     len = token_make(tok, sizeof(tok), id);
-    lgsp_siphash128(test_key, tok, len, tag);
+    lgsp_tcache_tag(cache, tok, len, tag);
 
     return tag[0] & (cache->nbuckets - 1);
 }
@@ -299,7 +325,7 @@ START_TEST(test_siphash_vectors)
     }
 
     for (i = 0; i < 64; i++) {
-        lgsp_siphash128(key, in, (size_t) i, out);
+        lgsp_siphash(key, in, (size_t) i, 2, 4, 16, out);
 
         for (j = 0; j < 8; j++) {
             got[j] = (uint8_t) (out[0] >> (8 * j));
@@ -316,6 +342,50 @@ START_TEST(test_siphash_vectors)
 END_TEST
 
 
+START_TEST(test_siphash13_vectors)
+{
+    int       i;
+    uint8_t   key[16], in[64];
+    uint64_t  out[2];
+
+    for (i = 0; i < 16; i++) {
+        key[i] = (uint8_t) i;
+    }
+
+    for (i = 0; i < 64; i++) {
+        in[i] = (uint8_t) i;
+    }
+
+    for (i = 0; i < 64; i++) {
+        lgsp_siphash(key, in, (size_t) i, 1, 3, 8, out);
+        ck_assert_msg((uint32_t) out[0] == sip13_vectors[i],
+                      "length %d: %08x, want %08x", i, (uint32_t) out[0],
+                      sip13_vectors[i]);
+    }
+}
+END_TEST
+
+
+/* the cache's tag is SipHash-1-3-128 under the zone's key, nothing else */
+
+START_TEST(test_tcache_tag_is_sip13)
+{
+    uint64_t  a[2], b[2];
+
+    lgsp_tcache_tag(cache, (const uint8_t *) "eyJhbGciOi.x.y", 14, a);
+    lgsp_siphash(test_key, (const uint8_t *) "eyJhbGciOi.x.y", 14, 1, 3, 16,
+                 b);
+
+    ck_assert(a[0] == b[0] && a[1] == b[1]);
+
+    lgsp_siphash(test_key, (const uint8_t *) "eyJhbGciOi.x.y", 14, 2, 4, 16,
+                 b);
+
+    ck_assert(a[0] != b[0] && a[1] != b[1]);
+}
+END_TEST
+
+
 START_TEST(test_siphash_keyed)
 {
     uint8_t   key2[16];
@@ -324,8 +394,8 @@ START_TEST(test_siphash_keyed)
     memcpy(key2, test_key, 16);
     key2[15] ^= 0x80;
 
-    lgsp_siphash128(test_key, (const uint8_t *) "token", 5, a);
-    lgsp_siphash128(key2, (const uint8_t *) "token", 5, b);
+    lgsp_siphash(test_key, (const uint8_t *) "token", 5, 1, 3, 16, a);
+    lgsp_siphash(key2, (const uint8_t *) "token", 5, 1, 3, 16, b);
 
     ck_assert(a[0] != b[0] && a[1] != b[1]);
 }
@@ -786,7 +856,7 @@ entry_of(uint32_t id)
     lgsp_tcache_entry_t  *e;
 
     len = token_make(tok, sizeof(tok), id);
-    lgsp_siphash128(test_key, tok, len, tag);
+    lgsp_tcache_tag(cache, tok, len, tag);
 
     e = entries();
 
@@ -1115,12 +1185,14 @@ tcache_suite(void)
 
     tc = tcase_create("siphash");
     tcase_add_test(tc, test_siphash_vectors);
+    tcase_add_test(tc, test_siphash13_vectors);
     tcase_add_test(tc, test_siphash_keyed);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lookup");
     tcase_add_checked_fixture(tc, tcache_setup_big, tcache_teardown);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_tcache_tag_is_sip13);
     tcase_add_test(tc, test_round_trip_every_field);
     tcase_add_test(tc, test_miss_other_token);
     tcase_add_test(tc, test_miss_leaves_out_alone);
