@@ -86,6 +86,27 @@ for my $case (['citizen/v6', 'X-Api-Key', 'x-api-key', 'S3cret-Key!x'],
     unlike($t->slurp($t->error_log), qr/\Q$secret\E/, "$name: the secret is not in the error log");
 }
 
+# more stale copies than the gateway writes (the module rebuilds the header
+# list then, instead of overwriting in place): still exactly one of each
+{
+    my %dup = map { $_ => ["$_-one", "$_-two"] }
+        qw(X-Api-Key X-LGSP-Consumer-Org X-LGSP-Consumer-System X-LGSP-Environment
+           X-LGSP-Transaction-Id);
+    my $rr = call('GET', '/api/citizen/v6/x', $tok,
+                  headers => { %dup, 'X-Custom' => 'kept', 'x-lgsp-request-id' => 'dup-1' });
+    is($rr->{status}, 200, 'eleven stale headers: call') or diag($rr->{content});
+    my $h = decode_json($rr->{content})->{headers};
+    is($h->{'x-api-key'}, 'S3cret-Key!x', 'eleven stale: one credential, the version\'s');
+    is($h->{'x-lgsp-consumer-org'}, 'H26.108', 'eleven stale: one consumer org');
+    is($h->{'x-lgsp-consumer-system'}, 'cons-sys', 'eleven stale: one consumer system');
+    is($h->{'x-lgsp-environment'}, 'production', 'eleven stale: one environment');
+    is($h->{'x-lgsp-transaction-id'}, $rr->{headers}{'x-lgsp-transaction-id'},
+       'eleven stale: one transaction id, the one the client sees');
+    ok(!exists $h->{authorization}, 'eleven stale: the token is not forwarded');
+    is($h->{'x-custom'}, 'kept', 'eleven stale: other client headers pass');
+    is($h->{'x-lgsp-request-id'}, 'dup-1', 'eleven stale: the request id passes');
+}
+
 # --- upstream TLS is verified -------------------------------------------
 SKIP: {
     my $tls_port = LGSP::Test::free_port();

@@ -18,10 +18,6 @@ static ngx_int_t ngx_http_lgsp_grant(ngx_http_request_t *r,
     ngx_http_lgsp_ctx_t *ctx);
 static ngx_int_t ngx_http_lgsp_forward(ngx_http_request_t *r,
     ngx_http_lgsp_ctx_t *ctx, lgsp_path_t *path);
-static ngx_table_elt_t *ngx_http_lgsp_find_header(ngx_http_request_t *r,
-    const char *name, size_t len);
-static ngx_int_t ngx_http_lgsp_upstream_credential(ngx_http_request_t *r,
-    ngx_http_lgsp_ctx_t *ctx);
 
 
 static const struct {
@@ -53,6 +49,8 @@ ngx_http_lgsp_access_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_lgsp_access_handler;
+
+    ngx_http_lgsp_proxy_headers_init();
 
     return NGX_OK;
 }
@@ -100,7 +98,6 @@ ngx_http_lgsp_access_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
     lgsp_path_t                 path;
-    ngx_table_elt_t            *h;
     ngx_pool_cleanup_t         *cln;
     ngx_http_lgsp_ctx_t        *ctx;
     ngx_http_lgsp_loc_conf_t   *llcf;
@@ -155,18 +152,11 @@ ngx_http_lgsp_access_handler(ngx_http_request_t *r)
     ctx->route.data = (u_char *) path.route;
     ctx->route.len = path.route_len;
 
-    h = ngx_http_lgsp_find_header(r, "x-lgsp-request-id",
-                                  sizeof("x-lgsp-request-id") - 1);
-    if (h != NULL) {
-        if (!lgsp_request_id_valid((const char *) h->value.data,
-                                   h->value.len))
-        {
-            return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                      "invalid_request_id",
-                                      "X-LGSP-Request-Id must be 1 to 64 "
-                                      "of A-Z a-z 0-9 . _ : -");
-        }
-        ctx->request_id = h->value;
+    if (ngx_http_lgsp_scan_headers(r, ctx) != NGX_OK) {
+        return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                  "invalid_request_id",
+                                  "X-LGSP-Request-Id must be 1 to 64 "
+                                  "of A-Z a-z 0-9 . _ : -");
     }
 
     /* step 2: the service version, in this environment */
@@ -414,132 +404,11 @@ ngx_http_lgsp_forward(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
 
     ctx->upstream_uri.len = p - ctx->upstream_uri.data;
 
-    if (ngx_http_lgsp_upstream_credential(r, ctx) != NGX_OK) {
+    if (ngx_http_lgsp_proxy_headers(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->allowed = 1;
 
     return NGX_OK;
-}
-
-
-/*
- * The version's own credential for its provider ("X-Api-Key: ..."): any
- * copy the client sent is dropped and the gateway's added, by rebuilding
- * the request's header list (the proxy passes that list through).  An
- * Authorization credential needs none of this: the shipped configuration
- * sets Authorization from $lgsp_upstream_authorization.
- */
-
-static ngx_int_t
-ngx_http_lgsp_upstream_credential(ngx_http_request_t *r,
-    ngx_http_lgsp_ctx_t *ctx)
-{
-    u_char           *lowcase;
-    lgsp_sv_t         name, value;
-    ngx_uint_t        i;
-    ngx_list_t        headers;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *nh;
-
-    name = lgsp_snap_sv(ctx->snap, ctx->version->upstream_header_name);
-
-    if (name.len == 0
-        || (name.len == sizeof("Authorization") - 1
-            && ngx_strncasecmp((u_char *) name.data,
-                               (u_char *) "Authorization", name.len) == 0))
-    {
-        return NGX_OK;
-    }
-
-    value = lgsp_snap_sv(ctx->snap, ctx->version->upstream_header_value);
-
-    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == name.len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name.data, name.len)
-               == 0)
-        {
-            continue;
-        }
-
-        nh = ngx_list_push(&headers);
-        if (nh == NULL) {
-            return NGX_ERROR;
-        }
-
-        *nh = h[i];
-    }
-
-    nh = ngx_list_push(&headers);
-    lowcase = ngx_pnalloc(r->pool, name.len);
-
-    if (nh == NULL || lowcase == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_strlow(lowcase, (u_char *) name.data, name.len);
-
-    nh->key.data = (u_char *) name.data;
-    nh->key.len = name.len;
-    nh->value.data = (u_char *) value.data;
-    nh->value.len = value.len;
-    nh->lowcase_key = lowcase;
-    nh->hash = ngx_hash_key(lowcase, name.len);
-
-    r->headers_in.headers = headers;
-
-    return NGX_OK;
-}
-
-
-static ngx_table_elt_t *
-ngx_http_lgsp_find_header(ngx_http_request_t *r, const char *name,
-    size_t len)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].lowcase_key, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
 }

@@ -65,6 +65,10 @@ typedef struct {
 } ngx_http_lgsp_peer_t;
 
 
+/* client headers the gateway's replace: a few at most, or a rebuild */
+#define NGX_HTTP_LGSP_STALE_MAX  5
+
+
 /* What the gateway decided about one request; also what audit records. */
 typedef struct {
     const lgsp_snapshot_t          *snap;       /* pinned to the pool */
@@ -89,6 +93,10 @@ typedef struct {
     /* step 6, by lgsp_limit_kind_e; formatted only when a header reads it */
     lgsp_limit_result_t             limits[LGSP_LIMIT_ITEMS_MAX];
 
+    /* step 1 found them, step 8 overwrites them (ngx_http_lgsp_proxy_headers.c) */
+    ngx_table_elt_t                *stale[NGX_HTTP_LGSP_STALE_MAX];
+    ngx_uint_t                      nstale;
+
     unsigned                        allowed:1;
 } ngx_http_lgsp_ctx_t;
 
@@ -102,6 +110,12 @@ ngx_int_t ngx_http_lgsp_lgspd_answers(ngx_http_lgsp_main_conf_t *lmcf);
 /* access: SPEC §4 steps 1-8 */
 ngx_int_t ngx_http_lgsp_access_init(ngx_conf_t *cf);
 ngx_http_lgsp_ctx_t *ngx_http_lgsp_get_ctx(ngx_http_request_t *r);
+/* SPEC §6 headers to the provider (ngx_http_lgsp_proxy_headers.c) */
+void ngx_http_lgsp_proxy_headers_init(void);
+ngx_int_t ngx_http_lgsp_scan_headers(ngx_http_request_t *r,
+    ngx_http_lgsp_ctx_t *ctx);
+ngx_int_t ngx_http_lgsp_proxy_headers(ngx_http_request_t *r,
+    ngx_http_lgsp_ctx_t *ctx);
 /* steps 3 and 4 (ngx_http_lgsp_token.c) */
 ngx_int_t ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     ngx_http_lgsp_main_conf_t *lmcf);
