@@ -162,6 +162,13 @@ envelope($r, 401, 'missing_token', 'no token');
 is($r->{headers}{'www-authenticate'}, 'Bearer realm="lgsp"', 'WWW-Authenticate without error');
 $r = $t->http('GET', '/api/citizen/v1/x', headers => { Authorization => 'Basic YTpi' });
 envelope($r, 401, 'missing_token', 'Basic scheme');
+# the scheme is case-insensitive (RFC 9110 §11.1), the token is not
+for my $scheme ('bearer', 'BEARER', 'BeArEr') {
+    $r = $t->http('GET', '/api/citizen/v1/x', headers => { Authorization => "$scheme $tok" });
+    is($r->{status}, 200, "scheme spelled $scheme") or diag($r->{content});
+}
+$r = $t->http('GET', '/api/citizen/v1/x', headers => { Authorization => 'Bearerx ' . $tok });
+envelope($r, 401, 'missing_token', 'a scheme that only starts with Bearer');
 $r = call('GET', '/api/citizen/v1/x', 'garbage');
 envelope($r, 401, 'invalid_token', 'garbage token');
 is($r->{headers}{'www-authenticate'}, 'Bearer realm="lgsp", error="invalid_token"',

@@ -74,9 +74,12 @@ ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
 
     auth = &r->headers_in.authorization->value;
 
+    /* the scheme is case-insensitive (RFC 9110 §11.1); compared exactly
+     * first, as nearly every client spells it */
     if (auth->len < sizeof("Bearer ") - 1
-        || ngx_strncasecmp(auth->data, (u_char *) "Bearer ",
-                           sizeof("Bearer ") - 1) != 0)
+        || (ngx_memcmp(auth->data, "Bearer ", sizeof("Bearer ") - 1) != 0
+            && ngx_strncasecmp(auth->data, (u_char *) "Bearer ",
+                               sizeof("Bearer ") - 1) != 0))
     {
         return ngx_http_lgsp_bad_token(r, ctx, "missing_token",
                                        "the Authorization scheme must be "

@@ -302,6 +302,33 @@ START_TEST(set_truncates_and_sanitises)
 }
 END_TEST
 
+
+/* every byte value at every position of the word-at-a-time part and the
+ * tail, against the byte rule: printable ASCII kept, the rest '?' */
+START_TEST(set_sanitises_every_byte_everywhere)
+{
+    int                  b, pos;
+    char                 in[21], want[21];
+    lgsp_audit_record_t  r;
+
+    for (b = 0; b < 256; b++) {
+        for (pos = 0; pos < (int) sizeof(in); pos++) {
+            memset(in, 'x', sizeof(in));
+            in[pos] = (char) b;
+            memcpy(want, in, sizeof(in));
+            want[pos] = (b >= 0x20 && b < 0x7f) ? (char) b : '?';
+
+            memset(&r, 0, sizeof(r));
+            LGSP_AUDIT_SET(&r, reason, in, sizeof(in));
+
+            ck_assert_uint_eq(r.reason_len, sizeof(in));
+            ck_assert_msg(memcmp(r.reason, want, sizeof(in)) == 0,
+                          "byte 0x%02x at %d", b, pos);
+        }
+    }
+}
+END_TEST
+
 START_TEST(segment_names_and_layout_checks)
 {
     pid_t       pid = 0;
@@ -342,6 +369,7 @@ spool_suite(void)
 
     tcase_add_checked_fixture(r, setup, teardown);
     tcase_add_test(r, set_truncates_and_sanitises);
+    tcase_add_test(r, set_sanitises_every_byte_everywhere);
     tcase_add_test(r, segment_names_and_layout_checks);
     suite_add_tcase(s, r);
     return s;
