@@ -138,13 +138,26 @@ ingest_batch(const char *name, const void *base, uint32_t total,
     seq = sqlite3_column_int64(head_st, 0);
     memcpy(prev, sqlite3_column_blob(head_st, 1), sizeof(prev));
 
+    /* slots are packed: walk to the position (a size and twelve length
+     * bytes per record, ~20 ns each) */
+    lgsp_spool_cursor_t  cur;
+
+    lgsp_spool_cursor(&cur, base);
+    while (cur.index < pos && lgsp_spool_next(&cur, NULL) == 1) {
+        /* void */
+    }
+
     for (uint32_t i = pos; i < pos + n; i++) {
         lgsp_audit_record_t  rec;
         cp_audit_row_t       row;
 
-        /* committed records never change; a copy keeps the row's strings
-         * stable while SQLite reads them */
-        memcpy(&rec, &LGSP_AUDIT_SLOT(base, i)->record, sizeof(rec));
+        /* committed records never change; the decoded copy keeps the
+         * row's strings stable while SQLite reads them */
+        if (cur.index != i || lgsp_spool_next(&cur, &rec) != 1) {
+            cp_log("error", "audit: segment %s: record %u cannot be read",
+                   name, i);
+            goto rollback;
+        }
         cp_audit_row_from_record(row, &rec, seq + 1, now);
         cp_audit_hash(prev, row, hash);
 
@@ -302,7 +315,19 @@ ingest_segment(const char *name, pid_t owner, int *budget)
                name, (int) owner);
     }
     int sealed = __atomic_load_n(&h->sealed, __ATOMIC_ACQUIRE);
-    total = lgsp_spool_committed(base, 0);
+    lgsp_spool_cursor_t  cur;
+
+    lgsp_spool_cursor(&cur, base);
+    while ((r = lgsp_spool_next(&cur, NULL)) == 1) {
+        /* void */
+    }
+    total = cur.index;
+    if (r == -1) {
+        /* only a damaged file has one: what follows it cannot be found */
+        cp_log("error", "audit: segment %s: slot after record %u is"
+               " malformed; the records after it are unreadable", name,
+               total);
+    }
 
     /* a plain read first: only this process moves positions, forward, so
      * an equal one means nothing to do and no write transaction */

@@ -47,7 +47,9 @@ lgsp_spool_init(lgsp_spool_t *sp, const char *dir, size_t seg_size,
 
     n = strlen(dir);
 
-    if (dropped == NULL || LGSP_AUDIT_CAPACITY(seg_size) == 0
+    /* a segment holds at least one record of any size */
+    if (dropped == NULL
+        || seg_size < LGSP_AUDIT_HEADER_SIZE + LGSP_AUDIT_SLOT_MAX
         || seg_size > (1u << 30) || n + 64 >= sizeof(sp->dir))
     {
         errno = EINVAL;
@@ -116,8 +118,8 @@ lgsp_spool_open_segment(lgsp_spool_t *sp)
     memcpy(h->magic, LGSP_AUDIT_SEG_MAGIC, sizeof(h->magic));
     h->version = LGSP_AUDIT_SEG_VERSION;
     h->header_size = LGSP_AUDIT_HEADER_SIZE;
-    h->slot_size = sizeof(lgsp_audit_slot_t);
-    h->capacity = (uint32_t) LGSP_AUDIT_CAPACITY(sp->seg_size);
+    h->fixed_size = LGSP_AUDIT_FIXED;
+    h->capacity = (uint32_t) sp->seg_size;
     h->owner_pid = (int32_t) sp->pid;
     h->created_us = (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
     h->sequence = sp->sequence;
@@ -132,8 +134,8 @@ lgsp_spool_open_segment(lgsp_spool_t *sp)
 
     sp->base = base;
     sp->header = h;
-    sp->capacity = h->capacity;
     sp->next = 0;
+    sp->offset = LGSP_AUDIT_HEADER_SIZE;
     sp->sequence++;
 
     return 0;
@@ -164,13 +166,72 @@ lgsp_spool_seal(lgsp_spool_t *sp)
 }
 
 
+/* the strings of a record, in field (and slot) order */
+#define LGSP_AUDIT_STRINGS  12
+
+static const struct {
+    size_t  data;
+    size_t  len;
+    size_t  cap;
+} lgsp_audit_strings[LGSP_AUDIT_STRINGS] = {
+#define LGSP_AUDIT_STRING(f)                                                 \
+    { offsetof(lgsp_audit_record_t, f),                                     \
+      offsetof(lgsp_audit_record_t, f##_len),                               \
+      sizeof(((lgsp_audit_record_t *) 0)->f) }
+    LGSP_AUDIT_STRING(txn_id),
+    LGSP_AUDIT_STRING(request_id),
+    LGSP_AUDIT_STRING(consumer_org),
+    LGSP_AUDIT_STRING(consumer_system),
+    LGSP_AUDIT_STRING(client_id),
+    LGSP_AUDIT_STRING(provider_org),
+    LGSP_AUDIT_STRING(provider_system),
+    LGSP_AUDIT_STRING(service),
+    LGSP_AUDIT_STRING(version),
+    LGSP_AUDIT_STRING(method),
+    LGSP_AUDIT_STRING(route),
+    LGSP_AUDIT_STRING(reason),
+#undef LGSP_AUDIT_STRING
+};
+
+
+/* a string's length, never past its field (LGSP_AUDIT_SET keeps it so) */
+static size_t
+lgsp_audit_len(const lgsp_audit_record_t *rec, size_t i)
+{
+    size_t  len;
+
+    len = ((const uint8_t *) rec)[lgsp_audit_strings[i].len];
+
+    return len < lgsp_audit_strings[i].cap ? len : lgsp_audit_strings[i].cap;
+}
+
+
+size_t
+lgsp_audit_slot_size(const lgsp_audit_record_t *rec)
+{
+    size_t  i, n;
+
+    n = sizeof(lgsp_audit_slot_t) + LGSP_AUDIT_FIXED;
+
+    for (i = 0; i < LGSP_AUDIT_STRINGS; i++) {
+        n += lgsp_audit_len(rec, i);
+    }
+
+    return (n + 7) & ~(size_t) 7;
+}
+
+
 int
 lgsp_spool_append(lgsp_spool_t *sp, const lgsp_audit_record_t *rec)
 {
+    size_t              i, len, size;
     time_t              now;
+    unsigned char      *p;
     lgsp_audit_slot_t  *slot;
 
-    if (sp->base != NULL && sp->next >= sp->capacity) {
+    size = lgsp_audit_slot_size(rec);
+
+    if (sp->base != NULL && sp->offset + size > sp->seg_size) {
         lgsp_spool_seal(sp);
     }
 
@@ -196,14 +257,29 @@ lgsp_spool_append(lgsp_spool_t *sp, const lgsp_audit_record_t *rec)
         }
     }
 
-    slot = LGSP_AUDIT_SLOT(sp->base, sp->next);
+    slot = (lgsp_audit_slot_t *) (sp->base + sp->offset);
+    slot->size = (uint32_t) size;
 
-    memcpy(&slot->record, rec, sizeof(lgsp_audit_record_t));
-    slot->index = sp->next;
+    p = (unsigned char *) (slot + 1);
+    memcpy(p, rec, LGSP_AUDIT_FIXED);
+
+    for (i = 0; i < LGSP_AUDIT_STRINGS; i++) {
+        len = lgsp_audit_len(rec, i);
+        p[lgsp_audit_strings[i].len] = (uint8_t) len;
+    }
+
+    p += LGSP_AUDIT_FIXED;
+
+    for (i = 0; i < LGSP_AUDIT_STRINGS; i++) {
+        len = lgsp_audit_len(rec, i);
+        memcpy(p, (const char *) rec + lgsp_audit_strings[i].data, len);
+        p += len;
+    }
 
     /* the commit word last: a reader that sees it sees the whole record */
     __atomic_store_n(&slot->commit, LGSP_AUDIT_COMMIT, __ATOMIC_RELEASE);
 
+    sp->offset += size;
     sp->next++;
     __atomic_store_n(&sp->header->committed, sp->next, __ATOMIC_RELEASE);
 
@@ -283,13 +359,13 @@ lgsp_spool_check(const void *base, size_t size, const char **why)
 
     if (h->version != LGSP_AUDIT_SEG_VERSION
         || h->header_size != LGSP_AUDIT_HEADER_SIZE
-        || h->slot_size != sizeof(lgsp_audit_slot_t))
+        || h->fixed_size != LGSP_AUDIT_FIXED)
     {
         *why = "segment layout of another version";
         return -1;
     }
 
-    if (h->capacity == 0 || h->capacity > LGSP_AUDIT_CAPACITY(size)) {
+    if (h->capacity < LGSP_AUDIT_HEADER_SIZE || h->capacity > size) {
         *why = "capacity larger than the file";
         return -1;
     }
@@ -298,22 +374,117 @@ lgsp_spool_check(const void *base, size_t size, const char **why)
 }
 
 
-uint32_t
-lgsp_spool_committed(const void *base, uint32_t from)
+void
+lgsp_spool_cursor(lgsp_spool_cursor_t *c, const void *base)
 {
-    uint32_t                        i;
     const lgsp_audit_seg_header_t  *h = base;
 
-    for (i = from; i < h->capacity; i++) {
-        if (__atomic_load_n(&LGSP_AUDIT_SLOT(base, i)->commit,
-                            __ATOMIC_ACQUIRE)
-            != LGSP_AUDIT_COMMIT)
-        {
-            break;
+    c->base = base;
+    c->end = h->capacity;
+    c->offset = LGSP_AUDIT_HEADER_SIZE;
+    c->index = 0;
+}
+
+
+/*
+ * The slot at the cursor if it is committed and well-formed; NULL at the
+ * end of the committed records.  A malformed slot (a size or lengths that
+ * do not add up: only a damaged file has one) ends them too, with *bad
+ * set, so no reader walks off its mapping.
+ */
+
+static const lgsp_audit_slot_t *
+lgsp_spool_slot(const lgsp_spool_cursor_t *c, int *bad)
+{
+    size_t                    i, n;
+    const unsigned char      *fixed;
+    const lgsp_audit_slot_t  *slot;
+
+    *bad = 0;
+
+    if (c->offset + sizeof(lgsp_audit_slot_t) + LGSP_AUDIT_FIXED > c->end) {
+        return NULL;
+    }
+
+    slot = (const lgsp_audit_slot_t *) (c->base + c->offset);
+
+    if (__atomic_load_n(&slot->commit, __ATOMIC_ACQUIRE)
+        != LGSP_AUDIT_COMMIT)
+    {
+        return NULL;
+    }
+
+    fixed = (const unsigned char *) (slot + 1);
+    n = sizeof(lgsp_audit_slot_t) + LGSP_AUDIT_FIXED;
+
+    for (i = 0; i < LGSP_AUDIT_STRINGS; i++) {
+        n += fixed[lgsp_audit_strings[i].len];
+    }
+
+    if (slot->size % 8 != 0 || slot->size != ((n + 7) & ~(size_t) 7)
+        || slot->size > c->end - c->offset)
+    {
+        *bad = 1;
+        return NULL;
+    }
+
+    return slot;
+}
+
+
+int
+lgsp_spool_next(lgsp_spool_cursor_t *c, lgsp_audit_record_t *rec)
+{
+    int                       bad;
+    size_t                    i, len, cap;
+    const unsigned char      *p;
+    const lgsp_audit_slot_t  *slot;
+
+    slot = lgsp_spool_slot(c, &bad);
+    if (slot == NULL) {
+        return bad ? -1 : 0;
+    }
+
+    if (rec != NULL) {
+        p = (const unsigned char *) (slot + 1);
+        memset(rec, 0, sizeof(lgsp_audit_record_t));
+        memcpy(rec, p, LGSP_AUDIT_FIXED);
+        p += LGSP_AUDIT_FIXED;
+
+        for (i = 0; i < LGSP_AUDIT_STRINGS; i++) {
+            len = ((uint8_t *) rec)[lgsp_audit_strings[i].len];
+            cap = lgsp_audit_strings[i].cap;
+
+            /* a length past its field: keep what fits, read past it */
+            memcpy((char *) rec + lgsp_audit_strings[i].data, p,
+                   len < cap ? len : cap);
+            if (len > cap) {
+                ((uint8_t *) rec)[lgsp_audit_strings[i].len] = (uint8_t) cap;
+            }
+
+            p += len;
         }
     }
 
-    return i;
+    c->offset += slot->size;
+    c->index++;
+
+    return 1;
+}
+
+
+uint32_t
+lgsp_spool_committed(const void *base)
+{
+    lgsp_spool_cursor_t  c;
+
+    lgsp_spool_cursor(&c, base);
+
+    while (lgsp_spool_next(&c, NULL) == 1) {
+        /* void */
+    }
+
+    return c.index;
 }
 
 
@@ -402,11 +573,8 @@ lgsp_spool_backlog(const char *dir, uint32_t *segments)
 
         if (lgsp_spool_check(base, (size_t) st.st_size, &why) == 0) {
             const lgsp_audit_seg_header_t *h = base;
-            uint64_t hint;
 
-            hint = __atomic_load_n(&h->committed, __ATOMIC_ACQUIRE);
-            committed = lgsp_spool_committed(base, hint > h->capacity
-                                                   ? 0 : (uint32_t) hint);
+            committed = lgsp_spool_committed(base);
             ingested = __atomic_load_n(&h->ingested, __ATOMIC_ACQUIRE);
 
             if (committed > ingested) {

@@ -30,8 +30,8 @@ typedef struct {
     uint64_t                  sequence;    /* of the next segment */
     unsigned char            *base;        /* NULL: no open segment */
     lgsp_audit_seg_header_t  *header;
-    uint32_t                  capacity;
-    uint32_t                  next;        /* next free slot */
+    uint32_t                  next;        /* records committed */
+    size_t                    offset;      /* of the next slot */
     time_t                    retry_at;    /* after a failed open */
     int                       last_error;  /* errno of that open */
     /* posix_fallocate; a test replaces it to play a full disk */
@@ -78,9 +78,26 @@ void lgsp_audit_set(char *field, uint8_t *len, size_t cap, const void *src,
  * with *why set. */
 int lgsp_spool_check(const void *base, size_t size, const char **why);
 
-/* The number of committed slots, counting on from slot `from` (which the
- * caller knows to be committed up to). */
-uint32_t lgsp_spool_committed(const void *base, uint32_t from);
+/* A reader's position in a mapped segment that passed lgsp_spool_check. */
+typedef struct {
+    const unsigned char      *base;
+    size_t                    end;       /* the header's capacity */
+    size_t                    offset;    /* of the next slot */
+    uint32_t                  index;     /* records read so far */
+} lgsp_spool_cursor_t;
+
+void lgsp_spool_cursor(lgsp_spool_cursor_t *c, const void *base);
+
+/* The next committed record into *rec (NULL: skip it): 1, or 0 at the end
+ * of the committed records, or -1 at a malformed slot (a damaged file),
+ * which ends them too. */
+int lgsp_spool_next(lgsp_spool_cursor_t *c, lgsp_audit_record_t *rec);
+
+/* The number of committed records of a checked segment. */
+uint32_t lgsp_spool_committed(const void *base);
+
+/* The bytes a record takes in a segment (slot header and padding in). */
+size_t lgsp_audit_slot_size(const lgsp_audit_record_t *rec);
 
 /* Is name a finished segment file name ("seg.<pid>.<usec>.<n>")?  Its
  * owner pid in *pid. */

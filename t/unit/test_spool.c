@@ -14,8 +14,9 @@
 
 #include "lgsp_spool.h"
 
-/* a segment of exactly three slots */
-#define SMALL_SEG (LGSP_AUDIT_HEADER_SIZE + 3 * sizeof(lgsp_audit_slot_t))
+/* the smallest segment: room for one record of any size, five of fill() */
+#define SMALL_SEG (LGSP_AUDIT_HEADER_SIZE + LGSP_AUDIT_SLOT_MAX)
+#define FILL_SLOT 120       /* 8 + 72 fixed + 32 txn + 7 service, padded */
 
 static char dir[64];
 
@@ -85,6 +86,35 @@ segments(char names[][128], int max)
     return n;
 }
 
+/* record i of a mapped segment, through the reader's cursor */
+static lgsp_audit_record_t
+record_at(const void *base, uint32_t i)
+{
+    lgsp_spool_cursor_t  c;
+    lgsp_audit_record_t  r;
+
+    lgsp_spool_cursor(&c, base);
+    while (c.index < i) {
+        ck_assert_int_eq(lgsp_spool_next(&c, NULL), 1);
+    }
+    ck_assert_int_eq(lgsp_spool_next(&c, &r), 1);
+
+    return r;
+}
+
+/* the slot of record i, committed or not (walking the sizes) */
+static lgsp_audit_slot_t *
+slot_at(void *base, uint32_t i)
+{
+    unsigned char  *p = (unsigned char *) base + LGSP_AUDIT_HEADER_SIZE;
+
+    while (i--) {
+        p += ((lgsp_audit_slot_t *) p)->size;
+    }
+
+    return (lgsp_audit_slot_t *) p;
+}
+
 static void *
 map(const char *name, size_t *size)
 {
@@ -130,11 +160,23 @@ START_TEST(append_commits_in_place)
     ck_assert_int_eq(h->owner_pid, getpid());
     ck_assert_uint_eq(h->sealed, 0);
     ck_assert_uint_eq(h->committed, 2);
-    ck_assert_uint_eq(lgsp_spool_committed(base, 0), 2);
-    ck_assert_uint_eq(LGSP_AUDIT_SLOT(base, 1)->record.start_ms,
-                      1700000000001LL);
-    ck_assert_int_eq(memcmp(LGSP_AUDIT_SLOT(base, 1)->record.txn_id,
-                            "00000000000000000000000000000001", 32), 0);
+    ck_assert_uint_eq(lgsp_spool_committed(base), 2);
+
+    /* packed: the fixed part and only the strings' bytes */
+    ck_assert_uint_eq(lgsp_audit_slot_size(&r), FILL_SLOT);
+    ck_assert_uint_eq(slot_at(base, 1)->size, FILL_SLOT);
+    ck_assert_ptr_eq(slot_at(base, 1),
+                     (char *) base + LGSP_AUDIT_HEADER_SIZE + FILL_SLOT);
+
+    r = record_at(base, 1);
+    ck_assert_uint_eq(r.start_ms, 1700000000001LL);
+    ck_assert_uint_eq(r.status, 200);
+    ck_assert_uint_eq(r.txn_id_len, 32);
+    ck_assert_int_eq(memcmp(r.txn_id, "00000000000000000000000000000001",
+                            32), 0);
+    ck_assert_uint_eq(r.service_len, 7);
+    ck_assert_int_eq(memcmp(r.service, "ho-tich", 7), 0);
+    ck_assert_uint_eq(r.request_id_len, 0);
     ck_assert_int_eq(lgsp_spool_backlog(dir, NULL), 2);
 
     lgsp_spool_close(&sp);
@@ -155,31 +197,32 @@ START_TEST(full_segment_seals_and_rolls_over)
     uint32_t             nseg;
 
     ck_assert_int_eq(lgsp_spool_init(&sp, dir, SMALL_SEG, &dropped), 0);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 8; i++) {
         fill(&r, i);
         ck_assert_int_eq(lgsp_spool_append(&sp, &r), 0);
     }
     ck_assert_int_eq(segments(names, 4), 2);
-    ck_assert_int_eq(lgsp_spool_backlog(dir, &nseg), 5);
+    ck_assert_int_eq(lgsp_spool_backlog(dir, &nseg), 8);
     ck_assert_uint_eq(nseg, 2);
 
-    /* names sort by creation time: the first holds 0..2, sealed */
+    /* names sort by creation time: the first holds 0..4, sealed (a sixth
+     * record did not fit: 6 * 120 > 704) */
     a = map(names[0], &size);
     ck_assert_uint_eq(((lgsp_audit_seg_header_t *) a)->sealed, 1);
     ck_assert_uint_eq(((lgsp_audit_seg_header_t *) a)->sequence, 0);
-    ck_assert_uint_eq(lgsp_spool_committed(a, 0), 3);
+    ck_assert_uint_eq(lgsp_spool_committed(a), 5);
+    ck_assert_uint_eq(record_at(a, 4).start_ms, 1700000000004LL);
     munmap(a, size);
 
     b = map(names[1], &size);
     ck_assert_uint_eq(((lgsp_audit_seg_header_t *) b)->sealed, 0);
     ck_assert_uint_eq(((lgsp_audit_seg_header_t *) b)->sequence, 1);
-    ck_assert_uint_eq(lgsp_spool_committed(b, 0), 2);
-    ck_assert_uint_eq(LGSP_AUDIT_SLOT(b, 0)->record.start_ms,
-                      1700000000003LL);
+    ck_assert_uint_eq(lgsp_spool_committed(b), 3);
+    ck_assert_uint_eq(record_at(b, 0).start_ms, 1700000000005LL);
 
     /* an ingested position in the header lowers the backlog */
     ((lgsp_audit_seg_header_t *) b)->ingested = 2;
-    ck_assert_int_eq(lgsp_spool_backlog(dir, NULL), 3);
+    ck_assert_int_eq(lgsp_spool_backlog(dir, NULL), 6);
     munmap(b, size);
     lgsp_spool_close(&sp);
     ck_assert_uint_eq(dropped, 0);
@@ -202,21 +245,42 @@ START_TEST(torn_record_is_not_read)
     ck_assert_int_eq(segments(names, 2), 1);
     base = map(names[0], &size);
 
-    /* a writer that died between the copy and the commit word */
-    slot = LGSP_AUDIT_SLOT(base, 1);
-    fill(&slot->record, 1);
-    ck_assert_uint_eq(lgsp_spool_committed(base, 0), 1);
+    /* a writer that died between the copy and the commit word: slot 1
+     * is written (our own copy of what append writes) but not committed */
+    slot = slot_at(base, 0);
+    memcpy(slot_at(base, 1), slot, FILL_SLOT);
+    slot_at(base, 1)->commit = 0;
+    ck_assert_uint_eq(lgsp_spool_committed(base), 1);
     ck_assert_int_eq(lgsp_spool_backlog(dir, NULL), 1);
 
     /* and a committed slot after a gap does not count either: slots
      * commit in order, the first absent one ends the records */
-    LGSP_AUDIT_SLOT(base, 2)->commit = LGSP_AUDIT_COMMIT;
-    ck_assert_uint_eq(lgsp_spool_committed(base, 0), 1);
+    memcpy(slot_at(base, 2), slot, FILL_SLOT);
+    ck_assert_uint_eq(slot_at(base, 2)->commit, LGSP_AUDIT_COMMIT);
+    ck_assert_uint_eq(lgsp_spool_committed(base), 1);
 
     /* the commit word makes it whole */
-    slot->commit = LGSP_AUDIT_COMMIT;
-    ck_assert_uint_eq(lgsp_spool_committed(base, 0), 3);
-    ck_assert_uint_eq(lgsp_spool_committed(base, 2), 3);
+    slot_at(base, 1)->commit = LGSP_AUDIT_COMMIT;
+    ck_assert_uint_eq(lgsp_spool_committed(base), 3);
+
+    /* a damaged size (or lengths that do not add up to it) ends the
+     * records there, reported, and nothing is read past the mapping */
+    slot_at(base, 2)->size = FILL_SLOT + 8;
+    {
+        lgsp_spool_cursor_t  c;
+
+        lgsp_spool_cursor(&c, base);
+        ck_assert_int_eq(lgsp_spool_next(&c, NULL), 1);
+        ck_assert_int_eq(lgsp_spool_next(&c, NULL), 1);
+        ck_assert_int_eq(lgsp_spool_next(&c, NULL), -1);
+        ck_assert_uint_eq(c.index, 2);
+    }
+    slot_at(base, 2)->size = (uint32_t) (size - LGSP_AUDIT_HEADER_SIZE);
+    ck_assert_uint_eq(lgsp_spool_committed(base), 2);
+    slot_at(base, 2)->size = FILL_SLOT;
+    ((unsigned char *) (slot_at(base, 2) + 1))
+        [offsetof(lgsp_audit_record_t, reason_len)] = 200;
+    ck_assert_uint_eq(lgsp_spool_committed(base), 2);
     munmap(base, size);
     lgsp_spool_close(&sp);
 }
@@ -239,7 +303,7 @@ START_TEST(full_disk_counts_dropped_records)
     ck_assert_int_eq(lgsp_spool_init(&sp, dir, SMALL_SEG, &dropped), 0);
     sp.allocate = no_space;
     fill(&r, 0);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(lgsp_spool_append(&sp, &r), 0);
     }
     /* the segment is full and the next cannot be allocated */
@@ -251,7 +315,7 @@ START_TEST(full_disk_counts_dropped_records)
     ck_assert_uint_eq(dropped, 4);
     /* the full segment was sealed, no half-made file is left behind */
     ck_assert_int_eq(segments(names, 4), 1);
-    ck_assert_int_eq(lgsp_spool_backlog(dir, NULL), 3);
+    ck_assert_int_eq(lgsp_spool_backlog(dir, NULL), 5);
 
     /* space again: after the retry delay the spool writes again */
     sp.allocate = posix_fallocate;
