@@ -202,6 +202,15 @@ envelope($r, 502, 'upstream_error', 'provider unreachable');
 is($r->{headers}{'ratelimit-policy'}, '"grant";q=12;w=1', '502 after step 6: RateLimit-Policy');
 like($r->{headers}{'ratelimit'} // '', qr/^"grant";r=2;t=1$/, '502 after step 6: RateLimit');
 
+# each worker remembers the last policy it formatted: alternating grants on
+# one connection (one worker) must never show one grant the other's
+for my $i (1 .. 3) {
+    my $p1 = call($v1, $tok)->{headers}{'ratelimit-policy'};
+    my $p2 = call('/api/citizen/v2/x', $tok)->{headers}{'ratelimit-policy'};
+    is($p1, sprintf('"grant";q=%d;w=1', $RATE + $BURST), "alternating $i: v1's policy");
+    is($p2, '"grant";q=12;w=1', "alternating $i: v2's policy");
+}
+
 # --- exactness: 4 clients over both workers at 3x the rate for 5 s -----------
 idle();
 my $mark = time;
