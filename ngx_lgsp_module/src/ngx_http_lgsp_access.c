@@ -18,6 +18,8 @@ static ngx_int_t ngx_http_lgsp_grant(ngx_http_request_t *r,
     ngx_http_lgsp_ctx_t *ctx);
 static ngx_int_t ngx_http_lgsp_forward(ngx_http_request_t *r,
     ngx_http_lgsp_ctx_t *ctx, lgsp_path_t *path);
+static ngx_int_t ngx_http_lgsp_chunked_limit(ngx_http_request_t *r,
+    uint64_t limit);
 
 
 static const struct {
@@ -187,14 +189,22 @@ ngx_http_lgsp_access_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    if (r->headers_in.content_length_n > 0
-        && (uint64_t) r->headers_in.content_length_n
-           > ctx->version->body_limit)
+    /* a chunked body to a version that takes none: refused unread */
+    if ((r->headers_in.content_length_n > 0
+         && (uint64_t) r->headers_in.content_length_n
+            > ctx->version->body_limit)
+        || (r->headers_in.chunked && ctx->version->body_limit == 0))
     {
         return ngx_http_lgsp_deny(r, ctx, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                   "body_too_large",
                                   "the request body is over this service's "
                                   "limit");
+    }
+
+    if (r->headers_in.chunked
+        && ngx_http_lgsp_chunked_limit(r, ctx->version->body_limit) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* step 6: rate limits */
@@ -409,6 +419,50 @@ ngx_http_lgsp_forward(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     }
 
     ctx->allowed = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A chunked body has no length to judge at step 5: nginx counts it as it
+ * reads it, against the location's client_max_body_size.  This request
+ * gets its own copy of the location's core configuration with the
+ * version's limit there, so the body reader refuses it past that limit
+ * (413, the body_too_large envelope of lgsp-errors.conf).  The per-location
+ * array of configurations is shared by every request, hence copied too;
+ * an internal redirect replaces both.
+ */
+
+static ngx_int_t
+ngx_http_lgsp_chunked_limit(ngx_http_request_t *r, uint64_t limit)
+{
+    void                      **loc_conf;
+    ngx_http_core_loc_conf_t   *clcf, *copy;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->client_max_body_size != 0
+        && (uint64_t) clcf->client_max_body_size <= limit)
+    {
+        return NGX_OK;
+    }
+
+    loc_conf = ngx_palloc(r->pool, ngx_http_max_module * sizeof(void *));
+    copy = ngx_palloc(r->pool, sizeof(ngx_http_core_loc_conf_t));
+
+    if (loc_conf == NULL || copy == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(loc_conf, r->loc_conf, ngx_http_max_module * sizeof(void *));
+    ngx_memcpy(copy, clcf, sizeof(ngx_http_core_loc_conf_t));
+
+    /* never 0 here (refused above): to nginx 0 means "unlimited" */
+    copy->client_max_body_size = (off_t) limit;
+
+    loc_conf[ngx_http_core_module.ctx_index] = copy;
+    r->loc_conf = loc_conf;
 
     return NGX_OK;
 }
