@@ -149,8 +149,12 @@ $(BUILD)/bin/fuzz_tcache: t/fuzz/fuzz_tcache.c ngx_lgsp_module/src/lgsp_tcache.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) t/fuzz/fuzz_tcache.c ngx_lgsp_module/src/lgsp_tcache.c -o $@
 
+$(BUILD)/bin/fuzz_spool: t/fuzz/fuzz_spool.c ngx_lgsp_module/src/lgsp_spool.c ngx_lgsp_module/src/lgsp_spool.h schemas/lgsp_audit.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) t/fuzz/fuzz_spool.c ngx_lgsp_module/src/lgsp_spool.c -o $@
+
 # each fuzzer runs FUZZ_SECONDS on a copy of its seed corpus
-fuzz: all $(BUILD)/bin/fuzz_snapshot $(BUILD)/bin/fuzz_jwt $(BUILD)/bin/fuzz_tcache
+fuzz: all $(BUILD)/bin/fuzz_snapshot $(BUILD)/bin/fuzz_jwt $(BUILD)/bin/fuzz_tcache $(BUILD)/bin/fuzz_spool
 	@scripts/fuzz-seeds $(BUILD)/fuzz/snapshot
 	$(BUILD)/bin/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/snapshot
@@ -161,6 +165,9 @@ fuzz: all $(BUILD)/bin/fuzz_snapshot $(BUILD)/bin/fuzz_jwt $(BUILD)/bin/fuzz_tca
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/jwt
 	$(BUILD)/bin/fuzz_tcache -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/tcache
+	@mkdir -p $(BUILD)/fuzz/spool
+	$(BUILD)/bin/fuzz_spool -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/spool
 
 bench: setup all
 	@scripts/bench
