@@ -75,6 +75,16 @@ for my $case (['good', 200, 'a provider the CA vouches for, by name'],
 like($t->slurp($t->error_log), qr/certificate verify failed|does not match/,
      'nginx says why it refused the provider');
 
+# TLS sessions with a provider are resumed: s_server -www answers on a new
+# connection each time and says whether the handshake was New or Reused
+my @seen = map {
+    my $r = $t->http('GET', '/api/tls1/v1/', headers => { Authorization => "Bearer $tok" });
+    ($r->{content} =~ /^(New|Reused), /m)[0] // "status $r->{status}";
+} 1 .. 3;
+is($seen[0] eq 'New' || $seen[0] eq 'Reused' ? 'ok' : $seen[0], 'ok', 'the provider answers over TLS');
+is_deeply([@seen[1, 2]], ['Reused', 'Reused'], 'later connections resume the TLS session')
+    or diag("handshakes: @seen");
+
 kill 'TERM', @servers;
 waitpid $_, 0 for @servers;
 $t->stop;

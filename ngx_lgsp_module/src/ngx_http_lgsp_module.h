@@ -62,6 +62,10 @@ typedef struct {
     socklen_t                   socklen;
     ngx_str_t                   name;
     u_char                      text[NGX_SOCKADDR_STRLEN];
+#if (NGX_HTTP_SSL)
+    /* the last TLS session with this provider, this worker's own */
+    ngx_ssl_session_t          *ssl_session;
+#endif
 } ngx_http_lgsp_peer_t;
 
 

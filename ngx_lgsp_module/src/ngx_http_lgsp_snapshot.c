@@ -150,6 +150,13 @@ ngx_http_lgsp_snapshot_free(ngx_http_lgsp_snapshot_map_t *m)
     }
 
     if (m->peers) {
+#if (NGX_HTTP_SSL)
+        for (i = 0; i < m->snap.nversions * 2; i++) {
+            if (m->peers[i].ssl_session) {
+                ngx_ssl_free_session(m->peers[i].ssl_session);
+            }
+        }
+#endif
         ngx_free(m->peers);
     }
 

@@ -144,21 +144,44 @@ ngx_http_lgsp_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
 #if (NGX_HTTP_SSL)
 
 /*
- * No TLS session cache of our own: connections to providers are kept
- * alive, so a full handshake is rare, and a session cached per address
- * would have to be invalidated when a snapshot moves a version elsewhere.
+ * TLS session resumption with providers, as nginx's round robin does it
+ * for its peers: the last session per provider address, kept by each
+ * worker in the snapshot's peers.  A new snapshot builds new peers, so a
+ * version moved elsewhere never offers the old provider's session; the
+ * sessions go with the snapshot's peers when no request pins it any more.
  */
 
 static ngx_int_t
 ngx_http_lgsp_upstream_set_session(ngx_peer_connection_t *pc, void *data)
 {
-    return NGX_OK;
+    ngx_http_lgsp_peer_t  *peer = data;
+
+    if (peer->ssl_session == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_ssl_set_session(pc->connection, peer->ssl_session);
 }
 
 
 static void
 ngx_http_lgsp_upstream_save_session(ngx_peer_connection_t *pc, void *data)
 {
+    ngx_http_lgsp_peer_t  *peer = data;
+
+    ngx_ssl_session_t  *session, *old;
+
+    session = ngx_ssl_get_session(pc->connection);
+    if (session == NULL) {
+        return;
+    }
+
+    old = peer->ssl_session;
+    peer->ssl_session = session;
+
+    if (old) {
+        ngx_ssl_free_session(old);
+    }
 }
 
 #endif
