@@ -25,7 +25,12 @@ sub call {
 sub records {
     my (@filters) = @_;
     my ($rc, $out, $err) = $t->ctl('audit', 'list', '--json', '--limit', '1000000', @filters);
-    is($rc, 0, 'audit list') or diag($err);
+    # called while polling, so a test only when it fails: the plan stays
+    # the same however many polls a run needs
+    if ($rc != 0) {
+        fail('audit list');
+        diag($err);
+    }
     return @{ decode_json($out) };
 }
 
