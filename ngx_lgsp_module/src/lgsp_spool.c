@@ -206,30 +206,42 @@ lgsp_audit_len(const lgsp_audit_record_t *rec, size_t i)
 }
 
 
-size_t
-lgsp_audit_slot_size(const lgsp_audit_record_t *rec)
+/* each string's length into len[], and the slot's size */
+static size_t
+lgsp_audit_lens(const lgsp_audit_record_t *rec, size_t len[])
 {
     size_t  i, n;
 
     n = sizeof(lgsp_audit_slot_t) + LGSP_AUDIT_FIXED;
 
     for (i = 0; i < LGSP_AUDIT_STRINGS; i++) {
-        n += lgsp_audit_len(rec, i);
+        len[i] = lgsp_audit_len(rec, i);
+        n += len[i];
     }
 
     return (n + 7) & ~(size_t) 7;
 }
 
 
+size_t
+lgsp_audit_slot_size(const lgsp_audit_record_t *rec)
+{
+    size_t  len[LGSP_AUDIT_STRINGS];
+
+    return lgsp_audit_lens(rec, len);
+}
+
+
 int
 lgsp_spool_append(lgsp_spool_t *sp, const lgsp_audit_record_t *rec)
 {
-    size_t              i, len, size;
+    size_t              i, size, len[LGSP_AUDIT_STRINGS];
     time_t              now;
     unsigned char      *p;
     lgsp_audit_slot_t  *slot;
 
-    size = lgsp_audit_slot_size(rec);
+    /* the lengths once: for the size, the fixed part and the copies */
+    size = lgsp_audit_lens(rec, len);
 
     if (sp->base != NULL && sp->offset + size > sp->seg_size) {
         lgsp_spool_seal(sp);
@@ -264,16 +276,14 @@ lgsp_spool_append(lgsp_spool_t *sp, const lgsp_audit_record_t *rec)
     memcpy(p, rec, LGSP_AUDIT_FIXED);
 
     for (i = 0; i < LGSP_AUDIT_STRINGS; i++) {
-        len = lgsp_audit_len(rec, i);
-        p[lgsp_audit_strings[i].len] = (uint8_t) len;
+        p[lgsp_audit_strings[i].len] = (uint8_t) len[i];
     }
 
     p += LGSP_AUDIT_FIXED;
 
     for (i = 0; i < LGSP_AUDIT_STRINGS; i++) {
-        len = lgsp_audit_len(rec, i);
-        memcpy(p, (const char *) rec + lgsp_audit_strings[i].data, len);
-        p += len;
+        memcpy(p, (const char *) rec + lgsp_audit_strings[i].data, len[i]);
+        p += len[i];
     }
 
     /* the commit word last: a reader that sees it sees the whole record */

@@ -61,6 +61,7 @@ typedef struct {
     ngx_sockaddr_t              sockaddr;
     socklen_t                   socklen;
     ngx_str_t                   name;
+    ngx_str_t                   host;       /* the Host header to send */
     u_char                      text[NGX_SOCKADDR_STRLEN];
 #if (NGX_HTTP_SSL)
     /* the last TLS session with this provider, this worker's own */

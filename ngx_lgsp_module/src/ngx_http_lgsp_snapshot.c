@@ -32,6 +32,7 @@ struct ngx_http_lgsp_snapshot_map_s {
     lgsp_snapshot_t              snap;      /* first: pins hand out &snap */
     lgsp_jwt_verifier_t        **keys;      /* by key index, parsed once */
     ngx_http_lgsp_peer_t        *peers;     /* by version index x 2 envs */
+    u_char                      *hosts;     /* the peers' "host:port" */
     void                        *addr;
     size_t                       size;
     uint64_t                     generation;
@@ -160,6 +161,10 @@ ngx_http_lgsp_snapshot_free(ngx_http_lgsp_snapshot_map_t *m)
         ngx_free(m->peers);
     }
 
+    if (m->hosts) {
+        ngx_free(m->hosts);
+    }
+
     munmap(m->addr, m->size);
     ngx_free(m);
 }
@@ -222,15 +227,18 @@ ngx_http_lgsp_snapshot_parse_keys(ngx_http_lgsp_snapshot_map_t *m,
 
 /*
  * Every version's provider address in both environments, as the balancer
- * hands it to nginx: built here once, so a request copies no address and
- * formats no name.
+ * hands it to nginx, and its Host header: built here once, so a request
+ * copies no address and formats no name.
  */
 
 static ngx_int_t
 ngx_http_lgsp_snapshot_make_peers(ngx_http_lgsp_snapshot_map_t *m,
     ngx_log_t *log)
 {
+    u_char                      *p;
+    size_t                       len;
     uint32_t                     v, env;
+    lgsp_sv_t                    host;
     struct sockaddr_in          *sin;
     ngx_http_lgsp_peer_t        *peer;
     const lgsp_snap_upstream_t  *up;
@@ -239,6 +247,7 @@ ngx_http_lgsp_snapshot_make_peers(ngx_http_lgsp_snapshot_map_t *m,
 #endif
 
     m->peers = NULL;
+    m->hosts = NULL;
 
     if (m->snap.nversions == 0) {
         return NGX_OK;
@@ -250,10 +259,38 @@ ngx_http_lgsp_snapshot_make_peers(ngx_http_lgsp_snapshot_map_t *m,
         return NGX_ERROR;
     }
 
+    /* one buffer for every Host that names a port */
+    len = 1;
+
+    for (v = 0; v < m->snap.nversions; v++) {
+        for (env = 0; env < 2; env++) {
+            up = &m->snap.versions[v].upstream[env];
+            len += up->host.len + sizeof(":65535") - 1;
+        }
+    }
+
+    m->hosts = ngx_alloc(len, log);
+    if (m->hosts == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = m->hosts;
+
     for (v = 0; v < m->snap.nversions; v++) {
         for (env = 0; env < 2; env++) {
             up = &m->snap.versions[v].upstream[env];
             peer = &m->peers[v * 2 + env];
+
+            host = lgsp_snap_sv(&m->snap, up->host);
+            peer->host.data = (u_char *) host.data;
+            peer->host.len = host.len;
+
+            if (host.len && up->port != (up->tls ? 443 : 80)) {
+                peer->host.data = p;
+                p = ngx_sprintf(p, "%*s:%ud", host.len, host.data,
+                                (ngx_uint_t) up->port);
+                peer->host.len = p - peer->host.data;
+            }
 
             switch (up->family) {
 

@@ -13,7 +13,6 @@ static ngx_int_t ngx_http_lgsp_txid_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_lgsp_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static u_char *ngx_http_lgsp_decimal(u_char *p, ngx_uint_t v);
 
 
 static ngx_http_variable_t  ngx_http_lgsp_vars[] = {
@@ -143,11 +142,9 @@ static ngx_int_t
 ngx_http_lgsp_txid_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char    *p;
+    u_char    *p, be[8];
     ngx_int_t  i;
     uint64_t   n;
-
-    static u_char  hex[] = "0123456789abcdef";
 
     p = ngx_pnalloc(r->pool, 32);
     if (p == NULL) {
@@ -158,11 +155,14 @@ ngx_http_lgsp_txid_variable(ngx_http_request_t *r,
 
     ngx_memcpy(p, ngx_http_lgsp_txid_prefix, 16);
 
-    /* the counter in 16 hex digits, by hand (as above) */
-    for (i = 31; i >= 16; i--) {
-        p[i] = hex[n & 0xf];
-        n >>= 4;
+    /* the counter in 16 hex digits, big-endian (not ngx_sprintf: its
+     * format parsing costs ~300 instructions a call) */
+    for (i = 7; i >= 0; i--) {
+        be[i] = (u_char) n;
+        n >>= 8;
     }
+
+    ngx_hex_dump(p + 16, be, sizeof(be));
 
     v->data = p;
     v->len = 32;
@@ -207,24 +207,6 @@ ngx_http_lgsp_ctx_variable(ngx_http_request_t *r,
 }
 
 
-/* v in decimal at p; returns the end */
-
-static u_char *
-ngx_http_lgsp_decimal(u_char *p, ngx_uint_t v)
-{
-    u_char   tmp[NGX_INT64_LEN], *t;
-
-    t = tmp + sizeof(tmp);
-
-    do {
-        *--t = (u_char) ('0' + v % 10);
-        v /= 10;
-    } while (v);
-
-    return ngx_cpymem(p, t, tmp + sizeof(tmp) - t);
-}
-
-
 /* one value of the module's decision; empty when it does not apply */
 
 ngx_int_t
@@ -238,6 +220,7 @@ ngx_http_lgsp_ctx_value(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     const lgsp_snapshot_t       *snap;
     ngx_http_lgsp_loc_conf_t    *llcf;
     const lgsp_snap_upstream_t  *up;
+    const ngx_http_lgsp_peer_t  *peer;
 
     snap = ctx->snap;
     up = &ctx->version->upstream[ctx->environment];
@@ -252,19 +235,17 @@ ngx_http_lgsp_ctx_value(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
         break;
 
     case NGX_HTTP_LGSP_VAR_HOST:
-        s = lgsp_snap_sv(snap, up->host);
-        if (up->port != (up->tls ? 443 : 80)) {
-            p = ngx_pnalloc(r->pool, s.len + sizeof(":65535"));
-            if (p == NULL) {
-                return NGX_ERROR;
-            }
-            /* by hand: ngx_sprintf's format parsing costs ~300
-             * instructions a call for five digits */
-            len = ngx_cpymem(p, s.data, s.len) - p;
-            p[len++] = ':';
-            len = ngx_http_lgsp_decimal(p + len, up->port) - p;
-            s.data = (const char *) p;
-            s.len = len;
+        /* "host[:port]", made once per snapshot with the peer */
+        peer = ngx_http_lgsp_snapshot_peer(snap,
+                                           (uint32_t) (ctx->version
+                                                       - snap->versions),
+                                           ctx->environment);
+        if (peer) {
+            s.data = (const char *) peer->host.data;
+            s.len = peer->host.len;
+
+        } else {
+            s = lgsp_snap_sv(snap, up->host);
         }
         break;
 
