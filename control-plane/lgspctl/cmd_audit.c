@@ -15,6 +15,7 @@
 #include "lgspctl.h"
 #include "cp_registry.h"
 #include "cp_audit.h"
+#include "cp_audit_seal.h"
 #include "cp_audit_archive.h"
 #include "cp_store.h"
 #include "cp_time.h"
@@ -422,26 +423,35 @@ audit_query(ctl_t *ctl, int argc, char **argv, int export)
 static int
 audit_seal(ctl_t *ctl)
 {
-    sqlite3 *adb;
-    int64_t  seq;
-    int      rc;
+    sqlite3    *adb;
+    cp_seal_t   s;
+    char        archive[PATH_MAX + 32], why[PATH_MAX + 256];
+    int         rc;
 
-    if (ctl_open(ctl) != 0) {
+    if (ctl_open(ctl) != 0
+        || cp_home_path(&ctl->home, "archive", archive, sizeof(archive)))
+    {
         return CP_EXIT_REFUSED;
     }
     adb = cp_audit_open(&ctl->home, 1);
     if (adb == NULL) {
         return CP_EXIT_REFUSED;
     }
-    rc = cp_audit_seal(adb, ctl->db, ctl->keys_dir, &seq);
+    /* no head is known here: the records since the last seal are
+     * recomputed before the head is signed */
+    rc = cp_audit_seal(adb, ctl->db, ctl->keys_dir, archive, NULL, &s, why,
+                       sizeof(why));
     sqlite3_close(adb);
     if (rc != 0) {
+        cp_err("audit seal: %s", why);
         return CP_EXIT_REFUSED;
     }
     if (ctl->json) {
-        printf("{\"sealed_seq\":%lld}\n", (long long) seq);
+        printf("{\"seal\":%lld,\"sealed_seq\":%lld}\n", (long long) s.id,
+               (long long) s.seq);
     } else {
-        printf("sealed the audit chain at seq %lld\n", (long long) seq);
+        printf("sealed the audit chain at seq %lld (seal %lld)\n",
+               (long long) s.seq, (long long) s.id);
     }
     return CP_EXIT_OK;
 }
@@ -449,12 +459,14 @@ audit_seal(ctl_t *ctl)
 static int
 audit_verify(ctl_t *ctl)
 {
-    sqlite3 *adb;
-    char     archive[PATH_MAX + 32], why[1024];
-    int64_t  records, seals;
-    int      rc;
+    sqlite3                 *adb;
+    cp_config_t              cf;
+    cp_audit_verify_opts_t   o;
+    cp_audit_verify_res_t    res;
+    char                     archive[PATH_MAX + 32], why[PATH_MAX + 512];
+    int                      rc;
 
-    if (ctl_open(ctl) != 0) {
+    if (ctl_open(ctl) != 0 || ctl_config(ctl, &cf) != 0) {
         return CP_EXIT_REFUSED;
     }
     adb = cp_audit_open(&ctl->home, 0);
@@ -464,29 +476,43 @@ audit_verify(ctl_t *ctl)
         sqlite3_close(adb);
         return CP_EXIT_REFUSED;
     }
-    cp_audit_archive_set_registry(ctl->db);
-    rc = cp_audit_verify(adb, ctl->db, archive, &records, &seals, why,
-                         sizeof(why));
+    memset(&o, 0, sizeof(o));
+    o.registry = ctl->db;
+    o.keys_dir = ctl->keys_dir;
+    o.archive_dir = archive;
+    o.now_ms = cp_now_ms();
+    o.seal_interval_ms = cf.audit_seal_interval * 1000LL;
+    o.retention_days = cf.audit_retention_days;
+    rc = cp_audit_verify(adb, &o, &res, why, sizeof(why));
     sqlite3_close(adb);
     if (ctl->json) {
-        cJSON *o = cJSON_CreateObject();
+        cJSON *j = cJSON_CreateObject();
 
-        cJSON_AddBoolToObject(o, "ok", rc == 0);
+        cJSON_AddBoolToObject(j, "ok", rc == 0);
         if (rc == 0) {
-            cJSON_AddNumberToObject(o, "records", (double) records);
-            cJSON_AddNumberToObject(o, "seals", (double) seals);
+            cJSON_AddNumberToObject(j, "records", (double) res.records);
+            cJSON_AddNumberToObject(j, "seals", (double) res.seals);
+            cJSON_AddNumberToObject(j, "unsealed", (double) res.unsealed);
+            cJSON_AddNumberToObject(j, "unsealed_age_s",
+                                    (double) res.unsealed_age_ms / 1000.0);
         } else {
-            cJSON_AddStringToObject(o, "error", why);
+            cJSON_AddStringToObject(j, "error", why);
         }
-        cp_json_print(o);
+        cp_json_print(j);
     }
     if (rc != 0) {
         cp_err("audit verify: %s", why);
         return CP_EXIT_REFUSED;
     }
     if (!ctl->json) {
-        printf("OK: %lld records, %lld seals\n", (long long) records,
-               (long long) seals);
+        printf("OK: %lld records, %lld seals", (long long) res.records,
+               (long long) res.seals);
+        if (res.unsealed > 0) {
+            printf("; %lld after the last seal, the oldest ingested %.1f s"
+                   " ago", (long long) res.unsealed,
+                   (double) res.unsealed_age_ms / 1000.0);
+        }
+        printf("\n");
     }
     return CP_EXIT_OK;
 }

@@ -24,28 +24,6 @@
 #include "cp_store.h"
 #include "cp_util.h"
 
-/* lgspd.conf of this home: the lifetime and skew tokens are issued and
- * checked with.  Defaults when the file does not exist (a bare --db). */
-static int
-load_config(ctl_t *ctl, cp_config_t *cf)
-{
-    char path[PATH_MAX + 32], err[PATH_MAX + 256];
-
-    cp_config_defaults(cf);
-    if (cp_home_path(&ctl->home, "lgspd.conf", path, sizeof(path)) != 0) {
-        cp_err("LGSP_HOME: path too long");
-        return -1;
-    }
-    if (access(path, F_OK) != 0) {
-        return 0;
-    }
-    if (cp_config_load(cf, path, err, sizeof(err)) != 0) {
-        cp_err("%s", err);
-        return -1;
-    }
-    return 0;
-}
-
 static int
 key_changelog(ctl_t *ctl, long long id, const char *kid, const char *action,
               const char *before)
@@ -91,7 +69,7 @@ key_rotate(ctl_t *ctl, int argc, char **argv)
         cp_err("key rotate: --alg must be RS256 or ES256");
         return CP_EXIT_USAGE;
     }
-    if (load_config(ctl, &cf) != 0) {
+    if (ctl_config(ctl, &cf) != 0) {
         return CP_EXIT_REFUSED;
     }
 
@@ -200,6 +178,7 @@ key_revoke(ctl_t *ctl, int argc, char **argv)
     const char   *reason = NULL, *kid;
     char         *before = NULL;
     long long     id;
+    int64_t       now;
     int           c, rc = CP_EXIT_REFUSED;
 
     while ((c = cp_getopt(argc, argv, opts, "key revoke")) != -1) {
@@ -247,8 +226,9 @@ key_revoke(ctl_t *ctl, int argc, char **argv)
     if (st == NULL) {
         goto rollback;
     }
+    now = cp_now();
     sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, cp_now());
+    sqlite3_bind_int64(st, 2, now);
     sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
     if (before == NULL || sqlite3_step(st) != SQLITE_DONE
         || key_changelog(ctl, id, kid, "revoke", before) != 0
@@ -259,6 +239,13 @@ key_revoke(ctl_t *ctl, int argc, char **argv)
         goto rollback;
     }
     sqlite3_finalize(st);
+    /* keys/ keeps the revocation too: audit verification trusts keys/,
+     * not a registry that a database writer could un-revoke */
+    if (cp_key_mark_revoked(ctl->keys_dir, kid, now * 1000) != 0) {
+        cp_err("key revoke: %s/%s.revoked: %s", ctl->keys_dir, kid,
+               strerror(errno));
+        goto done;
+    }
     if (ctl->json) {
         printf("{\"kid\":\"%s\",\"state\":\"revoked\"}\n", kid);
     } else {

@@ -1,10 +1,12 @@
 /* What the nouns share: NOUN VERB dispatch, times in listings. */
 
 #include <getopt.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lgspctl.h"
+#include "cp_config.h"
 #include "cp_time.h"
 #include "cp_util.h"
 
@@ -46,4 +48,24 @@ ctl_column_time(sqlite3_stmt *st, int col, char *buf, size_t size)
         return;
     }
     cp_time_format_utc(sqlite3_column_int64(st, col), buf, size);
+}
+
+int
+ctl_config(ctl_t *ctl, cp_config_t *cf)
+{
+    char path[PATH_MAX + 32], err[PATH_MAX + 256];
+
+    cp_config_defaults(cf);
+    if (cp_home_path(&ctl->home, "lgspd.conf", path, sizeof(path)) != 0) {
+        cp_err("LGSP_HOME: path too long");
+        return -1;
+    }
+    if (access(path, F_OK) != 0) {
+        return 0;
+    }
+    if (cp_config_load(cf, path, err, sizeof(err)) != 0) {
+        cp_err("%s", err);
+        return -1;
+    }
+    return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sqlite3.h>
 
+#include "cp_config.h"
 #include "cp_home.h"
 
 /* What every command gets: the global options and the opened registry. */
@@ -33,6 +34,10 @@ int ctl_open(ctl_t *ctl);
 int ctl_usage(const ctl_command_t *cmd);
 extern int ctl_usage_shown;     /* set by ctl_usage() */
 const ctl_command_t *ctl_find(const char *name);
+
+/* lgspd.conf of this home (what lgspd runs with): defaults when the file
+ * does not exist (a bare --db); -1 with the file:line on stderr when bad. */
+int ctl_config(ctl_t *ctl, cp_config_t *cf);
 
 /* Is lgspd running for this home?  Its pid or 0. */
 int ctl_lgspd_pid(const ctl_t *ctl);

@@ -1,6 +1,12 @@
 /*
  * The audit ingester: spool segments → audit.db, once per tick of the main
- * loop; and the audit cron (daily seal, archive, pruning).
+ * loop; the seals (every audit_seal_interval while records come, and when
+ * lgspd stops); and the audit cron (archive, pruning).
+ *
+ * lgspd extends and seals only the chain it wrote: it remembers the head of
+ * its last commit (checked once from the last seal when audit.db opens) and
+ * refuses to go on from any other head, so a writer of audit.db cannot make
+ * it chain onto, or seal, a forgery.
  *
  * Why no record is lost or doubled: the records read from a segment and
  * the segment's new read position are written in one transaction, and the
@@ -18,11 +24,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lgspd.h"
 #include "cp_audit.h"
 #include "cp_audit_archive.h"
+#include "cp_audit_seal.h"
 #include "cp_audit_summary.h"
 #include "cp_store.h"
 #include "cp_util.h"
@@ -30,8 +38,7 @@
 
 #define INGEST_BATCH       2000     /* records per transaction */
 #define INGEST_BUDGET      20000    /* records per tick */
-#define CRON_INTERVAL_MS   60000    /* seal and archive checks */
-#define SEAL_INTERVAL_MS   (24LL * 3600 * 1000)
+#define CRON_INTERVAL_MS   60000    /* archive checks */
 #define ARCHIVE_BATCH      5000     /* records moved per cron run */
 
 static struct {
@@ -44,7 +51,26 @@ static struct {
     cp_summary_t *summary;         /* the batch's daily summaries */
     int64_t    caught_up_ms;       /* when the spool was last all read */
     int        behind;             /* this tick left records unread */
+    cp_audit_head_t head;          /* the head lgspd last wrote or checked */
+    int        tampered;           /* audit.db is not what lgspd wrote */
+    int64_t    sealed_seq;         /* the last seal's seq */
+    int64_t    next_seal_ms;
+    int64_t    seals;              /* made by this lgspd (metrics) */
 } audit;
+
+/* audit.db changed behind lgspd's back: stop writing to it.  Records stay
+ * in the spool (nothing is lost); an operator investigates with "lgspctl
+ * audit verify" and restarts lgspd once audit.db is repaired. */
+static void
+tampered(const char *why)
+{
+    if (!audit.tampered) {
+        cp_log("error", "audit: %s; ingestion and sealing stopped: the"
+               " records wait in the spool (run \"lgspctl audit verify\";"
+               " restart lgspd once audit.db is restored)", why);
+    }
+    audit.tampered = 1;
+}
 
 typedef struct {
     char  name[256];
@@ -137,6 +163,16 @@ ingest_batch(const char *name, const void *base, uint32_t total,
     }
     seq = sqlite3_column_int64(head_st, 0);
     memcpy(prev, sqlite3_column_blob(head_st, 1), sizeof(prev));
+    if (seq != audit.head.seq || memcmp(prev, audit.head.hash, sizeof(prev)))
+    {
+        char why[160];
+
+        snprintf(why, sizeof(why), "the chain head in audit.db (seq %lld)"
+                 " is not the one lgspd wrote (seq %lld)", (long long) seq,
+                 (long long) audit.head.seq);
+        tampered(why);
+        goto rollback;
+    }
 
     /* slots are packed: walk to the position (a size and twelve length
      * bytes per record, ~20 ns each) */
@@ -211,6 +247,8 @@ ingest_batch(const char *name, const void *base, uint32_t total,
         cp_db_rollback(db);
         return -1;
     }
+    audit.head.seq = seq;
+    memcpy(audit.head.hash, prev, sizeof(prev));
     *pos_out = pos + n;
     *budget -= (int) n;
     return 1;
@@ -425,24 +463,46 @@ ingest_spool(void)
     }
 }
 
+static int64_t
+now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+audit_seal(lgspd_t *d, int64_t now)
+{
+    cp_seal_t      s;
+    unsigned char  dg[CP_AUDIT_HASH_LEN];
+    char           why[PATH_MAX + 256], hex[2 * CP_AUDIT_HASH_LEN + 1];
+    int64_t        t0 = now_us();
+
+    /* once an interval, whatever the outcome: a failure is not retried
+     * every tick */
+    audit.next_seal_ms = now + d->conf.audit_seal_interval * 1000LL;
+    if (cp_audit_seal(audit.db, d->db, audit.keys, audit.archive,
+                      &audit.head, &s, why, sizeof(why)) != 0)
+    {
+        cp_log("error", "audit: seal failed: %s", why);
+        return;
+    }
+    audit.sealed_seq = s.seq;
+    audit.seals++;
+    /* the log (the journal under systemd) keeps a copy of every seal's
+     * digest that the lgsp user cannot rewrite */
+    cp_seal_digest(&s, dg);
+    cp_hex(dg, sizeof(dg), hex);
+    cp_log("info", "audit: seal %lld at seq %lld, digest %s (%lld us)",
+           (long long) s.id, (long long) s.seq, hex,
+           (long long) (now_us() - t0));
+}
+
 static void
 audit_cron(lgspd_t *d, int64_t now)
 {
-    int64_t seq;
-
-    /* at least daily, and only when there is something new to sign */
-    if (now - cp_audit_last_seal_ms(audit.db) >= SEAL_INTERVAL_MS
-        && cp_db_int(audit.db, "SELECT head_seq FROM audit_chain", 0)
-           > cp_db_int(audit.db, "SELECT coalesce(max(seq), -1)"
-                                 " FROM audit_seals", -1))
-    {
-        if (cp_audit_seal(audit.db, d->db, audit.keys, &seq) == 0) {
-            cp_log("info", "audit: chain sealed at seq %lld",
-                   (long long) seq);
-        } else {
-            cp_log("error", "audit: daily seal failed");
-        }
-    }
     /* a day is archived over several ticks, a batch each: come back at
      * the next tick while there is more */
     if (cp_audit_archive_run(audit.db, d->db, audit.keys, audit.archive,
@@ -452,6 +512,27 @@ audit_cron(lgspd_t *d, int64_t now)
     {
         audit.next_cron_ms = now;
     }
+}
+
+/* audit.db opened: the chain since the last seal checked once, from here
+ * on lgspd's memory of the head is the check */
+static void
+audit_opened(void)
+{
+    char why[PATH_MAX + 256];
+
+    if (cp_audit_head_check(audit.db, audit.archive, &audit.head, why,
+                            sizeof(why)) != 0)
+    {
+        tampered(why);
+        return;
+    }
+    audit.sealed_seq = cp_db_int(audit.db, "SELECT coalesce(max(seq), -1)"
+                                           " FROM audit_seals"
+                                           " WHERE id = (SELECT max(id)"
+                                           " FROM audit_seals)", -1);
+    /* what a crash left unsealed is sealed at once */
+    audit.next_seal_ms = 0;
 }
 
 void
@@ -487,14 +568,43 @@ lgspd_audit_tick(lgspd_t *d)
             return;
         }
         audit.next_cron_ms = now;
+        audit_opened();
+    }
+    if (audit.tampered) {
+        return;
     }
 
     ingest_spool();
 
+    if (audit.head.seq > audit.sealed_seq && now >= audit.next_seal_ms
+        && !audit.tampered)
+    {
+        audit_seal(d, now);
+    }
     if (now >= audit.next_cron_ms) {
         audit.next_cron_ms = now + CRON_INTERVAL_MS;
         audit_cron(d, now);
     }
+}
+
+void
+lgspd_audit_stop(lgspd_t *d)
+{
+    if (audit.db == NULL || audit.tampered) {
+        return;
+    }
+    /* what the workers committed until now, then a seal over it: a clean
+     * stop leaves nothing unsealed */
+    ingest_spool();
+    if (audit.head.seq > audit.sealed_seq) {
+        audit_seal(d, cp_now_ms());
+    }
+}
+
+int
+lgspd_audit_chain_ok(void)
+{
+    return audit.db != NULL && !audit.tampered;
 }
 
 /*

@@ -162,6 +162,7 @@ main(int argc, char **argv)
         lgspd_metrics_tick(d);
     }
 
+    lgspd_audit_stop(d);
     lgspd_http_stop(d);
     lgspd_health_fini(d);
     unlink(d->pid_path);

@@ -29,8 +29,12 @@ extern lgspd_t lgspd;
 int lgspd_http_start(lgspd_t *d);
 void lgspd_http_stop(lgspd_t *d);
 
-/* audit_ingest.c: spool → audit.db, daily seal and archive; every tick */
+/* audit_ingest.c: spool → audit.db, seals and archive; every tick.  stop:
+ * the last records read and sealed when lgspd stops.  chain_ok: 0 once
+ * audit.db was found changed behind lgspd's back (or is not open). */
 void lgspd_audit_tick(lgspd_t *d);
+void lgspd_audit_stop(lgspd_t *d);
+int lgspd_audit_chain_ok(void);
 /* Connection status poller (health.c): init opens health.db; wait is the
  * loop's one wait (curl_multi_poll with fd as an extra descriptor; 1 when
  * fd is readable); tick runs transfers and the poller's periodic jobs. */

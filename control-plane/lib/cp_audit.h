@@ -75,26 +75,34 @@ void cp_audit_hash(const unsigned char prev[CP_AUDIT_HASH_LEN],
 /* Open (and create when asked) home/audit.db at its current layout. */
 sqlite3 *cp_audit_open(const cp_home_t *home, int create);
 
-/*
- * Sign the chain head with the registry's active key (private half in
- * keys_dir) and store the seal.  0 with the sealed seq in *seq; -1 with a
- * message on stderr.
- */
-int cp_audit_seal(sqlite3 *adb, sqlite3 *registry, const char *keys_dir,
-                  int64_t *seq);
+typedef struct {
+    sqlite3     *registry;          /* revocations it knows of; may be NULL */
+    const char  *keys_dir;          /* the pinned keys: the only trust */
+    const char  *archive_dir;       /* archive files and the checkpoint */
+    int64_t      now_ms;
+    int64_t      seal_interval_ms;  /* audit_seal_interval */
+    int          retention_days;    /* audit_retention_days */
+} cp_audit_verify_opts_t;
 
-/* The last seal's time (UTC ms), 0 if none. */
-int64_t cp_audit_last_seal_ms(sqlite3 *adb);
+typedef struct {
+    int64_t  records, seals;
+    int64_t  unsealed;              /* records after the last seal */
+    int64_t  unsealed_age_ms;       /* since the oldest of them came */
+} cp_audit_verify_res_t;
 
 /*
  * Recompute the chain from the first archived record through the hot
- * rows and check every seal's signature against the registry's public
- * keys.  0: all good (counts in *records, *seals).  -1: the first problem
- * in why (names the record: seq and transaction id).
+ * rows; check the seals of the checkpoint (linked, each signed by a key
+ * pinned in keys/, each head on the chain) and that audit.db's seals are
+ * the same; that no archived day inside retention is gone; that no
+ * record is unsealed for more than twice the seal interval.  0: all good.
+ * -1: the first problem in why (names the record, seal or day).
  */
-int cp_audit_verify(sqlite3 *adb, sqlite3 *registry, const char *archive_dir,
-                    int64_t *records, int64_t *seals, char *why,
-                    size_t why_size);
+int cp_audit_verify(sqlite3 *adb, const cp_audit_verify_opts_t *o,
+                    cp_audit_verify_res_t *res, char *why, size_t why_size);
+
+/* p[0..7] = v, big-endian: how integers enter the canonical bytes */
+void cp_audit_put_be64(unsigned char *p, uint64_t v);
 
 /* Sign msg with SHA-256 and pkey (RSA PKCS#1 v1.5 or ECDSA); the
  * signature is OPENSSL_malloc'd. */

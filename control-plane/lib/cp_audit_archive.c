@@ -33,6 +33,7 @@
 
 #include "cp_audit_archive.h"
 #include "cp_audit_archive_priv.h"
+#include "cp_audit_checkpoint.h"
 #include "cp_store.h"
 #include "cp_util.h"
 
@@ -480,6 +481,7 @@ writer_finish(sqlite3 *adb, sqlite3 *registry, const char *keys_dir,
               const char *dir, int64_t now)
 {
     cp_audit_manifest_t  m;
+    cp_ckpt_archive_t    ca;
     EVP_PKEY            *pkey = NULL;
     sqlite3_stmt        *st = NULL;
     unsigned char        msg[MANIFEST_MAX + 32], *sig = NULL;
@@ -544,6 +546,22 @@ writer_finish(sqlite3 *adb, sqlite3 *registry, const char *keys_dir,
     }
     if (rename(w.tmp, w.path) != 0 || fsync_dir(dir) != 0) {
         cp_log("error", "audit archive: %s: %s", w.path, strerror(errno));
+        goto done;
+    }
+
+    /* the checkpoint outside audit.db learns of the day before audit.db
+     * does: erasing a day inside retention is then caught (a crash before
+     * the row writes the day again, and its last line counts) */
+    memset(&ca, 0, sizeof(ca));
+    memcpy(ca.day, m.day, sizeof(ca.day));
+    ca.first_seq = m.first_seq;
+    ca.last_seq = m.last_seq;
+    ca.records = m.records;
+    memcpy(ca.manifest, mhex, sizeof(ca.manifest));
+    ca.created_ms = now;
+    if (cp_ckpt_append_archive(dir, &ca) != 0) {
+        cp_log("error", "audit archive: %s/%s: %s", dir, CP_CKPT_FILE,
+               strerror(errno));
         goto done;
     }
 

@@ -113,8 +113,9 @@ int64_t cp_audit_archive_run(sqlite3 *adb, sqlite3 *registry,
                              int hot_days, int retention_days,
                              int64_t now_ms, int max_records);
 
-/* The registry used to check archive signatures during a walk. */
-void cp_audit_archive_set_registry(sqlite3 *registry);
+/* Check archive signatures during a walk against the keys pinned in
+ * keys_dir (and revocations the registry knows of); NULL: not checked. */
+void cp_audit_archive_set_trust(const char *keys_dir, sqlite3 *registry);
 
 /* The city day (UTC+7) of a UTC ms time, as days since 1970-01-01. */
 int64_t cp_audit_city_day(int64_t ms);

@@ -17,15 +17,21 @@
 
 #include "cp_audit_archive.h"
 #include "cp_audit_archive_priv.h"
+#include "cp_audit_seal.h"
 #include "cp_store.h"
 #include "cp_util.h"
 
-static sqlite3 *archive_registry;
+/* what signatures are checked against during a walk (verify only) */
+static struct {
+    const char  *keys_dir;
+    sqlite3     *registry;
+} trust;
 
 void
-cp_audit_archive_set_registry(sqlite3 *registry)
+cp_audit_archive_set_trust(const char *keys_dir, sqlite3 *registry)
 {
-    archive_registry = registry;
+    trust.keys_dir = keys_dir;
+    trust.registry = registry;
 }
 
 /* ------------------------------------------------------------- walk */
@@ -96,39 +102,26 @@ read_manifest(int fd, werr_t *e, cp_audit_manifest_t *m, char *buf,
 
 static int
 check_signature(const cp_audit_manifest_t *m, const char *text,
-                size_t signed_len, int64_t recorded_ms, werr_t *e)
+                size_t signed_len, werr_t *e)
 {
-    sqlite3_stmt  *st;
     unsigned char  msg[MANIFEST_MAX + 32];
     size_t         mlen = cp_archive_sig_message(msg, sizeof(msg), text,
                                                  signed_len);
-    int            rc = -1;
+    char           why[512];
 
-    st = cp_db_prepare(archive_registry, "SELECT public_der, revoked_at"
-                                         " FROM signing_keys WHERE kid = ?1");
-    if (st == NULL || mlen == 0) {
-        sqlite3_finalize(st);
+    if (mlen == 0) {
         FAIL(e, "cannot check the signature");
         return -1;
     }
-    sqlite3_bind_text(st, 1, m->kid, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        FAIL(e, "signed by unknown key %s", m->kid);
-    } else if (sqlite3_column_type(st, 1) != SQLITE_NULL
-               && sqlite3_column_int64(st, 1) * 1000 <= m->created_ms)
+    /* the keys pinned in keys/, never a key a database offers */
+    if (cp_audit_trusted_sig(trust.keys_dir, trust.registry, m->kid,
+                             m->created_ms, msg, mlen, m->sig, m->sig_len,
+                             why, sizeof(why)) != 0)
     {
-        FAIL(e, "signed by key %s after it was revoked", m->kid);
-    } else if (!cp_audit_check_sig(sqlite3_column_blob(st, 0),
-                                   (size_t) sqlite3_column_bytes(st, 0),
-                                   msg, mlen, m->sig, m->sig_len))
-    {
-        FAIL(e, "bad signature (key %s)", m->kid);
-    } else {
-        rc = 0;
+        FAIL(e, "%s", why);
+        return -1;
     }
-    (void) recorded_ms;
-    sqlite3_finalize(st);
-    return rc;
+    return 0;
 }
 
 static int
@@ -416,8 +409,8 @@ cp_audit_archive_walk_range(sqlite3 *adb, const char *archive_dir,
             FAIL(&e, "its chain does not continue the previous archive's");
             goto done;
         }
-        if (archive_registry != NULL
-            && check_signature(&m, text, signed_len, 0, &e) != 0)
+        if (trust.keys_dir != NULL
+            && check_signature(&m, text, signed_len, &e) != 0)
         {
             close(fd);
             goto done;

@@ -16,6 +16,7 @@ cp_config_defaults(cp_config_t *cf)
     cf->watch_interval_ms = 50;
     cf->keep_snapshots = 4;
     cf->audit_hot_days = 90;
+    cf->audit_seal_interval = 60;
     cf->audit_retention_days = 730;
     cf->health_timeout_ms = 5000;
     cf->health_max_connections = 256;
@@ -125,6 +126,12 @@ cp_config_load(cp_config_t *cf, const char *path, char *err, size_t err_size)
         } else if (strcmp(key, "keep_snapshots") == 0) {
             if (parse_int(val, 1, 100, &cf->keep_snapshots) != 0) {
                 why = "keep_snapshots must be between 1 and 100";
+                goto bad;
+            }
+        } else if (strcmp(key, "audit_seal_interval") == 0) {
+            if (parse_int(val, 1, 86400, &cf->audit_seal_interval) != 0) {
+                why = "audit_seal_interval must be seconds between 1 and"
+                      " 86400";
                 goto bad;
             }
         } else if (strcmp(key, "audit_hot_days") == 0) {

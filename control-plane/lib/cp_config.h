@@ -13,6 +13,7 @@ typedef struct {
     int  watch_interval_ms;    /* how often lgsp.db's data_version is read */
     int  keep_snapshots;       /* published files kept besides the current */
     int  audit_hot_days;       /* audit records kept in audit.db */
+    int  audit_seal_interval;  /* seconds between seals while records come */
     int  audit_retention_days; /* then in archive/, until deleted */
     /* connection status (SPEC §8) */
     int  health_timeout_ms;        /* total per check; connect gets half */
