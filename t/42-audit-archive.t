@@ -186,8 +186,21 @@ my $name5 = "audit-" . day(5) . ".lgar";
         . "' WHERE file = '$name5'");
     ($rc, $msg) = verify();
     is($rc, 1, '... and its hash in audit_archives: verify still fails');
+    my ($day5) = $name5 =~ /audit-(\d{4}-\d\d-\d\d)\.lgar/;
+    like($msg, qr/the archive of $day5 is not the one the checkpoint recorded/,
+         '... on the checkpoint outside audit.db') or diag($msg);
+
+    # an attacker who also writes archive/: only the key could sign it
+    my $ck = "$h/archive/checkpoints.log";
+    my $was = slurp_raw($ck);
+    my $new = sha256_hex($signed);
+    (my $forged = $was) =~ s/^(archive $day5 .*?) $old /$1 $new /gm or die "no line for $day5";
+    spew_raw($ck, $forged);
+    ($rc, $msg) = verify();
+    is($rc, 1, '... and its line in the checkpoint too: verify still fails');
     like($msg, qr/archive file \Q$name5\E: (bad signature|does not link)/,
          '... on the signature or the next link') or diag($msg);
+    spew_raw($ck, $was);
     sql("UPDATE audit_archives SET manifest_sha256 = '$old' WHERE file = '$name5'");
     spew_raw($f5, $orig);
 }

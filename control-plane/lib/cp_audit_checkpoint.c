@@ -124,14 +124,14 @@ cp_ckpt_parse(const char *line, size_t len, cp_seal_t *s,
         }
         return 1;
     }
-    if (n == 8 && strcmp(f[0], "archive") == 0) {
+    if (n == 7 && strcmp(f[0], "archive") == 0) {
         unsigned char m[CP_AUDIT_HASH_LEN];
 
         memset(a, 0, sizeof(*a));
         if (strlen(f[1]) != 10 || name_field(f[1], a->day, sizeof(a->day))
             || num(f[2], &a->first_seq) != 0 || num(f[3], &a->last_seq) != 0
             || num(f[4], &a->records) != 0 || hash_field(f[5], m) != 0
-            || num(f[7], &a->created_ms) != 0
+            || num(f[6], &a->created_ms) != 0
             || a->last_seq < a->first_seq)
         {
             return -1;

@@ -225,8 +225,10 @@ verify_seal_rows(verify_t *v, sqlite3 *adb)
                 (long long) id, v->o->archive_dir, CP_CKPT_FILE);
             rc = -1;
         } else if (!same_row(st, &v->ck.seals[n])) {
-            WHY("seal %lld in audit.db differs from the checkpoint's",
-                (long long) id);
+            WHY("seal %lld at seq %lld in audit.db differs from the"
+                " checkpoint %s/%s: it was replaced", (long long) id,
+                (long long) sqlite3_column_int64(st, 1), v->o->archive_dir,
+                CP_CKPT_FILE);
             rc = -1;
         }
         n++;
