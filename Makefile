@@ -112,15 +112,23 @@ $(BUILD)/bin/unit: $(UNIT_OBJS) $(BUILD)/libcp.a $(BUILD)/libpure.a
 	@echo "  LINK    $@"
 	@$(CC) $(CFLAGS) -pthread -o $@ $^ $(shell pkg-config --libs check) $(CP_LIBS)
 
+# Tools that exist only for the tests: under build/t/bin, never installed.
+$(BUILD)/t/bin/spoolgen: $(BUILD)/obj/t/tools/spoolgen.o $(BUILD)/libcp.a $(BUILD)/libpure.a
+	@mkdir -p $(@D)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(CP_LIBS)
+
+TEST_TOOLS := $(BUILD)/t/bin/spoolgen
+
 unit: setup all $(BUILD)/bin/unit
 	@echo "== unit tests (Check)"
 	@$(BUILD)/bin/unit
 
-integration: setup all
+integration: setup all $(TEST_TOOLS)
 	@echo "== integration tests (prove)"
 	@prove -I t/lib t/*.t
 
-test: setup all $(BUILD)/bin/unit
+test: setup all $(BUILD)/bin/unit $(TEST_TOOLS)
 	@echo "== unit tests (Check)"
 	@$(BUILD)/bin/unit
 	@echo "== integration tests (prove)"

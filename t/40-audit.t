@@ -3,7 +3,7 @@
 # lgspd and of a writer; tamper evidence (verify names the record; a
 # recomputed chain fails on the signature); list/export filters; backlog.
 # Records come from a spool writer that works as an nginx worker does
-# (`lgspctl audit _write-test-records`, hidden), so this runs before the
+# (build/t/bin/spoolgen, a test tool), so this runs before the
 # data path writes real ones.
 use strict;
 use warnings;
@@ -16,7 +16,7 @@ use LGSP::Test;
 
 my $t = LGSP::Test->new(workers => 1);
 my $h = $t->home;
-my $CTL = $LGSP::Test::CTL;
+my $SPOOLGEN = $LGSP::Test::SPOOLGEN;
 
 sub sql { $t->audit_sql(@_) }
 
@@ -39,7 +39,7 @@ sub writer {
     my $pid = fork // die;
     if ($pid == 0) {
         open STDOUT, '>', $out; open STDERR, '>', "$h/$name.err";
-        exec $CTL, 'audit', '_write-test-records', @args or die;
+        exec $SPOOLGEN, @args or die;
     }
     return ($pid, $out);
 }
@@ -270,7 +270,21 @@ my $total = count();
     is($rc, 2, 'audit without a verb is bad usage');
     my $help = $t->ctl_ok('--help');
     like($help, qr/lgspctl audit verify/, '--help lists the audit verbs');
-    unlike($help, qr/_write-test-records/, 'the test writer stays out of --help');
+
+    # no verb of the shipped lgspctl writes records (issue 16)
+    my $before = count();
+    for my $v (['audit', '_write-test-records', '5'], ['report', '_write-records', '-']) {
+        my ($vrc, undef, $verr) = $t->ctl(@$v);
+        is($vrc, 2, "lgspctl @$v[0,1] is bad usage");
+        like($verr, qr/usage/i, '... with the usage');
+    }
+    ok(!spool_files(), 'nothing reached the spool');
+    is(count(), $before, 'nor audit.db');
+    for my $bin (map { "$LGSP::Test::ROOT/build/bin/$_" } qw(lgspctl lgspd)) {
+        open my $fh, '<:raw', $bin or die "$bin: $!";
+        my $image = do { local $/; <$fh> };
+        unlike($image, qr/_write-(test-)?records/, "$bin has no record writer");
+    }
 }
 
 $t->stop;

@@ -41,7 +41,7 @@ sub spool_empty {
 }
 sub write_recs {
     my ($n, $tag, $ago) = @_;
-    my ($rc, $out, $err) = $t->ctl('audit', '_write-test-records', $n,
+    my ($rc, $out, $err) = $t->spoolgen($n,
                                    '--tag', $tag, '--days-ago', $ago);
     is($rc, 0, "wrote $n records of $ago days ago ($tag)") or diag($err);
 }

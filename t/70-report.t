@@ -80,7 +80,7 @@ for my $r (@recs) {
 }
 close $fh;
 
-my ($rc, $out, $err) = $t->ctl('report', '_write-records', $file);
+my ($rc, $out, $err) = $t->spoolgen('--tsv', $file);
 is($rc, 0, 'records written to the spool') or diag($err);
 is($out, scalar(@recs) . "\n", 'every record written');
 ok($t->wait_until(sub { sql('SELECT count(*) FROM audit_records') == @recs }, 60),

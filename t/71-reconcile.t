@@ -48,7 +48,7 @@ open my $fh, '>', $file or die;
 print $fh join("\t", @$_{qw(txn rid start dur corg csys porg psys service version env
                             status up result reason bytes_in bytes_out)}), "\n" for @recs;
 close $fh;
-my ($rc, $out, $err) = $t->ctl('report', '_write-records', $file);
+my ($rc, $out, $err) = $t->spoolgen('--tsv', $file);
 is($rc, 0, 'records written') or diag($err);
 ok($t->wait_until(sub { sql('SELECT count(*) FROM audit_records') == @recs }, 30), 'records ingested');
 

@@ -546,108 +546,6 @@ report_run(ctl_t *ctl, int argc, char **argv)
     return CP_EXIT_OK;
 }
 
-/* ------------------------------------------- hidden: a test spool writer */
-
-/*
- * lgspctl report _write-records FILE
- * One record per line of FILE ("-": stdin), tab-separated: transaction
- * id, request id, start (UTC ms), duration (µs), consumer org, consumer
- * system, provider org, provider system, service, version, environment,
- * status, upstream status, result (00|01), reason, bytes in, bytes out.
- * Written into $LGSP_HOME/spool as a worker would, so the records reach
- * audit.db through lgspd's ingester.  For the tests; not in --help.
- */
-
-#define WR_FIELDS 17
-
-static int
-report_write_records(ctl_t *ctl, int argc, char **argv)
-{
-    lgsp_spool_t         sp;
-    lgsp_audit_record_t  r;
-    uint64_t             dropped = 0;
-    char                 spool[PATH_MAX + 32], line[2048], *f[WR_FIELDS];
-    FILE                *in;
-    long                 lineno = 0, n = 0;
-
-    if (argc != 3) {
-        return ctl_usage(ctl_find("report"));
-    }
-    if (cp_home_path(&ctl->home, "spool", spool, sizeof(spool)) != 0) {
-        return ctl_usage(ctl_find("report"));
-    }
-    in = strcmp(argv[2], "-") == 0 ? stdin : fopen(argv[2], "r");
-    if (in == NULL) {
-        cp_err("%s: %s", argv[2], strerror(errno));
-        return CP_EXIT_REFUSED;
-    }
-    if (lgsp_spool_init(&sp, spool, 0, &dropped) != 0) {
-        cp_err("%s: %s", spool, strerror(errno));
-        if (in != stdin) {
-            fclose(in);
-        }
-        return CP_EXIT_REFUSED;
-    }
-
-    while (fgets(line, sizeof(line), in) != NULL) {
-        char *p = line;
-        int   k;
-
-        lineno++;
-        line[strcspn(line, "\r\n")] = '\0';
-        for (k = 0; k < WR_FIELDS && p != NULL; k++) {
-            f[k] = strsep(&p, "\t");
-        }
-        if (k != WR_FIELDS || p != NULL) {
-            cp_err("%s:%ld: %d fields, not %d", argv[2], lineno, k,
-                   WR_FIELDS);
-            continue;
-        }
-        memset(&r, 0, sizeof(r));
-#define SETF(field, i) LGSP_AUDIT_SET(&r, field, f[i], strlen(f[i]))
-        SETF(txn_id, 0);
-        SETF(request_id, 1);
-        r.start_ms = strtoll(f[2], NULL, 10);
-        r.duration_us = strtoll(f[3], NULL, 10);
-        SETF(consumer_org, 4);
-        SETF(consumer_system, 5);
-        SETF(provider_org, 6);
-        SETF(provider_system, 7);
-        SETF(service, 8);
-        SETF(version, 9);
-        r.environment = strcmp(f[10], "sandbox") == 0
-                        ? LGSP_AUDIT_ENV_SANDBOX : LGSP_AUDIT_ENV_PRODUCTION;
-        r.status = (uint16_t) atoi(f[11]);
-        r.upstream_status = (uint16_t) atoi(f[12]);
-        r.result = strcmp(f[13], "00") == 0 ? LGSP_AUDIT_RESULT_OK
-                                            : LGSP_AUDIT_RESULT_FAIL;
-        SETF(reason, 14);
-        r.bytes_in = strtoull(f[15], NULL, 10);
-        r.bytes_out = strtoull(f[16], NULL, 10);
-#undef SETF
-        r.upstream_duration_us = r.upstream_status ? r.duration_us / 2 : -1;
-        {
-            char route[LGSP_AUDIT_ROUTE];
-            int  rl = snprintf(route, sizeof(route), "%s/%s", f[8], f[9]);
-
-            LGSP_AUDIT_SET(&r, method, "GET", 3);
-            if (rl > 0) {
-                LGSP_AUDIT_SET(&r, route, route, strlen(route));
-            }
-        }
-        if (lgsp_spool_append(&sp, &r) != 0) {
-            cp_err("spool: record %ld dropped: %s", lineno, strerror(errno));
-        }
-        n++;
-    }
-    if (in != stdin) {
-        fclose(in);
-    }
-    lgsp_spool_close(&sp);
-    printf("%ld\n", n);
-    return dropped ? CP_EXIT_REFUSED : CP_EXIT_OK;
-}
-
 int
 cmd_report(ctl_t *ctl, int argc, char **argv)
 {
@@ -655,9 +553,6 @@ cmd_report(ctl_t *ctl, int argc, char **argv)
                       || strcmp(argv[1], "monthly") == 0))
     {
         return report_run(ctl, argc, argv);
-    }
-    if (argc >= 2 && strcmp(argv[1], "_write-records") == 0) {
-        return report_write_records(ctl, argc, argv);
     }
     return ctl_usage(ctl_find("report"));
 }

@@ -20,6 +20,8 @@ use Time::HiRes qw(sleep time);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $CTL = "$ROOT/build/bin/lgspctl";
+# test-only tools (Makefile TEST_TOOLS): never installed
+our $SPOOLGEN = "$ROOT/build/t/bin/spoolgen";
 our $LGSPD = "$ROOT/build/bin/lgspd";
 
 my @all;    # every harness made, stopped at END
@@ -139,8 +141,13 @@ sub wait_ready {
 }
 
 # Run lgspctl: ($exit, $stdout, $stderr).  Input, when given, goes to stdin.
-sub ctl {
-    my ($self, @args) = @_;
+sub ctl { my ($self, @args) = @_; return $self->run_tool($CTL, @args) }
+
+# spoolgen(ARGS): synthetic records into the spool, as a worker writes them
+sub spoolgen { my ($self, @args) = @_; return $self->run_tool($SPOOLGEN, @args) }
+
+sub run_tool {
+    my ($self, $bin, @args) = @_;
     my $input = ref $args[-1] eq 'SCALAR' ? ${ pop @args } : undef;
     my $out = "$self->{home}/ctl.stdout";
     my $err = "$self->{home}/ctl.stderr";
@@ -149,7 +156,7 @@ sub ctl {
     my $pid = fork // die;
     if ($pid == 0) {
         open STDIN, '<', $in; open STDOUT, '>', $out; open STDERR, '>', $err;
-        exec $CTL, @args or die;
+        exec $bin, @args or die;
     }
     waitpid $pid, 0;
     return ($? >> 8, $self->slurp($out), $self->slurp($err));
