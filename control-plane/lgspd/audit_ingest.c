@@ -607,6 +607,16 @@ lgspd_audit_chain_ok(void)
     return audit.db != NULL && !audit.tampered;
 }
 
+/* for metrics: records in audit.db that no seal covers yet */
+int64_t
+lgspd_audit_unsealed(void)
+{
+    if (audit.db == NULL || audit.head.seq <= audit.sealed_seq) {
+        return 0;
+    }
+    return audit.head.seq - (audit.sealed_seq < 0 ? 0 : audit.sealed_seq);
+}
+
 /*
  * For metrics: how long since the ingester last read every committed
  * record of the spool (0 while it keeps up); -1 before audit.db opened.

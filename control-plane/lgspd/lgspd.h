@@ -35,6 +35,7 @@ void lgspd_http_stop(lgspd_t *d);
 void lgspd_audit_tick(lgspd_t *d);
 void lgspd_audit_stop(lgspd_t *d);
 int lgspd_audit_chain_ok(void);
+int64_t lgspd_audit_unsealed(void);
 /* Connection status poller (health.c): init opens health.db; wait is the
  * loop's one wait (curl_multi_poll with fd as an extra descriptor; 1 when
  * fd is readable); tick runs transfers and the poller's periodic jobs. */

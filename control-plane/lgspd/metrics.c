@@ -77,6 +77,15 @@ lgspd_metrics_tick(lgspd_t *d)
         " it keeps up).\n"
         "# TYPE lgsp_audit_ingest_lag_seconds gauge\n"
         "lgsp_audit_ingest_lag_seconds %.3f\n"
+        "# HELP lgsp_audit_chain_ok 1 while audit.db is what lgspd wrote;"
+        " 0 once it found it changed behind its back (ingestion and sealing"
+        " stop).\n"
+        "# TYPE lgsp_audit_chain_ok gauge\n"
+        "lgsp_audit_chain_ok %d\n"
+        "# HELP lgsp_audit_unsealed_records Records in audit.db that no"
+        " seal covers yet (sealed every audit_seal_interval).\n"
+        "# TYPE lgsp_audit_unsealed_records gauge\n"
+        "lgsp_audit_unsealed_records %lld\n"
         "# HELP lgsp_health_poller_lag_seconds Worst delay of a connection"
         " check past its due time over the last window.\n"
         "# TYPE lgsp_health_poller_lag_seconds gauge\n"
@@ -91,7 +100,8 @@ lgspd_metrics_tick(lgspd_t *d)
         "# HELP lgsp_incidents_open Incidents opened and not yet closed.\n"
         "# TYPE lgsp_incidents_open gauge\n"
         "lgsp_incidents_open %lld\n",
-        lag < 0 ? 0.0 : (double) lag / 1000.0,
+        lag < 0 ? 0.0 : (double) lag / 1000.0, lgspd_audit_chain_ok(),
+        (long long) lgspd_audit_unsealed(),
         (double) lag_ms / 1000.0, targets, down,
         incidents < 0 ? 0 : incidents);
     if (n < 0 || n >= (int) sizeof(buf)) {

@@ -444,6 +444,27 @@ cp_audit_head_check(sqlite3 *adb, const char *archive_dir,
     return 0;
 }
 
+/* a seal is only ever chained onto one the platform key made: whoever
+ * rewrote the checkpoint's last line gets no signature over their chain */
+static int
+last_trusted(const char *keys_dir, sqlite3 *registry, const cp_seal_t *last,
+             char *why, size_t why_size)
+{
+    unsigned char  msg[SEAL_MSG_MAX];
+    size_t         mlen = cp_seal_message(last, msg, sizeof(msg));
+    char           e[256];
+
+    if (cp_audit_trusted_sig(keys_dir, registry, last->kid, last->sealed_ms,
+                             msg, mlen, last->sig, last->sig_len, e,
+                             sizeof(e)) != 0)
+    {
+        WHY("the last seal (%lld, at seq %lld) is not to be trusted: %s",
+            (long long) last->id, (long long) last->seq, e);
+        return -1;
+    }
+    return 0;
+}
+
 int
 cp_audit_seal(sqlite3 *adb, sqlite3 *registry, const char *keys_dir,
               const char *archive_dir, const cp_audit_head_t *known,
@@ -468,7 +489,10 @@ cp_audit_seal(sqlite3 *adb, sqlite3 *registry, const char *keys_dir,
         WHY("audit.db: %s", sqlite3_errmsg(adb));
         goto done;
     }
-    if (ckpt_sync(adb, archive_dir, &last, &have, why, why_size) != 0) {
+    if (ckpt_sync(adb, archive_dir, &last, &have, why, why_size) != 0
+        || (have && last_trusted(keys_dir, registry, &last, why, why_size)
+                    != 0))
+    {
         goto rollback;
     }
     if (known != NULL) {

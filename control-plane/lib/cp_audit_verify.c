@@ -220,7 +220,11 @@ verify_seal_rows(verify_t *v, sqlite3 *adb)
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
 
-        if (id != n + 1 || (size_t) n >= v->ck.nseals) {
+        if (id > n + 1 && (size_t) n < v->ck.nseals) {
+            WHY("seal %lld of the checkpoint is missing from audit.db: it"
+                " was removed", (long long) n + 1);
+            rc = -1;
+        } else if (id != n + 1 || (size_t) n >= v->ck.nseals) {
             WHY("seal %lld in audit.db is not in the checkpoint %s/%s",
                 (long long) id, v->o->archive_dir, CP_CKPT_FILE);
             rc = -1;

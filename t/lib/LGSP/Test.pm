@@ -9,6 +9,7 @@ use strict;
 use warnings;
 
 use Cwd qw(abs_path);
+use Digest::SHA ();
 use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
@@ -234,6 +235,42 @@ sub audit_sql {
     close $p;
     $out =~ s/\n\z//;
     return $out;
+}
+
+# What a forger without the key does (docs/audit.md "Hash chain"): the
+# hash of every record from seq FROM on recomputed with plain SHA-256, and
+# the chain's head moved onto it.  Returns the new head (hex).
+my @AUDIT_COLS = qw(seq transaction_id request_id start_ms duration_us
+    upstream_duration_us consumer_org consumer_system client_id provider_org
+    provider_system service version environment method route status
+    upstream_status bytes_in bytes_out result reason generation ingested_ms);
+my %AUDIT_TEXT = map { $_ => 1 } qw(transaction_id request_id consumer_org
+    consumer_system client_id provider_org provider_system service version
+    environment method route result reason);
+
+sub audit_rehash {
+    my ($self, $from) = @_;
+    my $prev = pack('H*', $self->audit_sql("SELECT hex(hash) FROM audit_records"
+                                           . " WHERE seq = " . ($from - 1)));
+    my $rows = JSON::PP::decode_json($self->audit_sql("SELECT json_group_array("
+        . "json_object(" . join(', ', map { "'$_', $_" } @AUDIT_COLS) . "))"
+        . " FROM (SELECT * FROM audit_records WHERE seq >= $from ORDER BY seq)"));
+    my $script = "BEGIN;\n";
+    for my $r (@$rows) {
+        my $bytes = $prev;
+        for my $c (@AUDIT_COLS) {
+            $bytes .= $AUDIT_TEXT{$c} ? pack('N', length $r->{$c}) . $r->{$c}
+                                      : pack('q>', $r->{$c});
+        }
+        $prev = Digest::SHA::sha256($bytes);
+        $script .= "UPDATE audit_records SET hash = X'" . unpack('H*', $prev)
+                 . "' WHERE seq = $r->{seq};\n";
+    }
+    my $head = unpack('H*', $prev);
+    my $last = @$rows ? $rows->[-1]{seq} : $from - 1;
+    $self->audit_sql($script . "UPDATE audit_chain SET head_seq = $last,"
+                     . " head_hash = X'$head';\nCOMMIT;\n");
+    return $head;
 }
 
 sub http {
