@@ -237,6 +237,27 @@ like($msg, qr/^OK: ${\ ($total - 100)} records/, '... over the records kept');
     is(scalar @$l, 0, 'list over the deleted day: nothing');
 }
 
+# a day inside retention erased as the archive job would have: its file
+# deleted, its row marked deleted (issue 16)
+for my $how (['marked deleted', "UPDATE audit_archives SET deleted_ms = strftime('%s','now') * 1000"],
+             ['gone from audit.db', "DELETE FROM audit_archives"])
+{
+    my $d = day(4);
+    my $backup = "$h/audit.before-erase";
+    system('sqlite3', "$h/audit.db", ".backup $backup") == 0 or die;
+    rename file(4), file(4) . '.away' or die;
+    sql("$how->[1] WHERE day = '$d'");
+    ($rc, $msg) = verify();
+    is($rc, 1, "an archive inside retention erased ($how->[0]): verify fails");
+    like($msg, qr/the archive of $d .*$how->[0] but must be kept until \d{4}-\d\d-\d\d/,
+         '... naming the day') or diag($msg);
+    $t->stop_lgspd('TERM');
+    system('sqlite3', "$h/audit.db", ".restore $backup") == 0 or die;
+    rename file(4) . '.away', file(4) or die;
+    $t->start_lgspd;
+}
+is((verify())[0], 0, 'restored: verify passes');
+
 opendir $ad, "$h/archive" or die;
 is_deeply([grep { /\.tmp$/ } readdir $ad], [], 'no temporary file left');
 
