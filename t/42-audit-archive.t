@@ -4,7 +4,7 @@
 # verify checks files (manifest hash, link, signature, body digest, chain)
 # and names the bad one; retention deletes old files and records it; kill -9
 # of lgspd while a large day is archived loses and doubles nothing.
-# Records are back-dated by the hidden writer (`--days-ago D`: noon of the
+# Records are back-dated by the test tool spoolgen (`--days-ago D`: noon of the
 # city day D days ago, 1 ms apart).
 use strict;
 use warnings;
