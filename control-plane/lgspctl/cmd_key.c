@@ -155,8 +155,12 @@ key_rotate(ctl_t *ctl, int argc, char **argv)
 rollback:
     cp_db_rollback(ctl->db);
 fail:
-    /* the new key never became known: its private half goes too */
+    /* the new key never became known: neither half is kept (a pinned
+     * public half would vouch for a key that never signed) */
     if (cp_path(pem, sizeof(pem), "%s/%s.pem", ctl->keys_dir, kid) == 0) {
+        unlink(pem);
+    }
+    if (cp_path(pem, sizeof(pem), "%s/%s.pub", ctl->keys_dir, kid) == 0) {
         unlink(pem);
     }
 done:
