@@ -73,7 +73,8 @@ cp_home_dir(const char *path, mode_t mode, gid_t gid)
     if (mkdir(path, mode & 0777) != 0 && errno != EEXIST) {
         return -1;
     }
-    if (lstat(path, &sb) != 0) {
+    /* followed: a folder may be a link to another disk (archive/) */
+    if (stat(path, &sb) != 0) {
         return -1;
     }
     if (!S_ISDIR(sb.st_mode)) {

@@ -22,7 +22,7 @@ cp_db_private(const char *path)
     char                      side[PATH_MAX + 64];
     int                       fd, rc;
 
-    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, CP_DB_MODE);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, CP_DB_MODE);
     if (fd < 0) {
         return -1;
     }
