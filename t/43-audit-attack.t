@@ -132,7 +132,7 @@ $t->start_lgspd;
 ok($t->wait_until(sub { lgspd_log() =~ /audit: .*ingestion and sealing stopped/ }, 10),
    'lgspd finds the forgery at start and stops ingesting');
 write_recs(7, 'f');
-sleep 1.5;    # several ticks of lgspd (100 ms)
+sleep 1.5;    # many ticks of lgspd (watch_interval_ms 50)
 is(count(), 365, 'nothing chained onto the forged head');
 ok(scalar(spool_files()), 'the records wait in the spool');
 ok($t->wait_until(sub { -s "$h/run/metrics.prom"
