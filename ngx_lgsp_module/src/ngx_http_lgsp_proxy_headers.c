@@ -329,9 +329,9 @@ ngx_http_lgsp_proxy_headers(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx)
 
     /*
      * The token is gone from here on, for every module; so are the
-     * client's forwarding headers, so that $proxy_add_x_forwarded_for or
-     * $http_x_real_ip in a location's own configuration cannot bring them
-     * back (the list entries they pointed to are about to be overwritten).
+     * client's forwarding headers: $proxy_add_x_forwarded_for in a
+     * location's own configuration cannot bring them back, and nothing
+     * points to the list entries about to be overwritten.
      */
     r->headers_in.authorization = NULL;
 
