@@ -28,18 +28,7 @@ sub call {
                     (defined $o{content} ? (content => $o{content}) : ()));
 }
 
-sub envelope {
-    my ($r, $status, $error, $name) = @_;
-    is($r->{status}, $status, "$name: $status") or diag($r->{content});
-    my $j = eval { decode_json($r->{content}) } // {};
-    is($j->{error}, $error, "$name: error $error");
-    is($j->{status}, '01', "$name: status 01");
-    like($r->{headers}{'content-type'} // '', qr{^application/json}, "$name: JSON");
-    ok(length($j->{transaction_id} // '') >= 16, "$name: transaction id")
-        && is($j->{transaction_id}, $r->{headers}{'x-lgsp-transaction-id'},
-              "$name: same id in header and body");
-    return $j;
-}
+sub envelope { LGSP::Test::envelope(@_) }
 
 # --- the happy path, production ---------------------------------------
 my $r = call('GET', '/api/citizen/v1/people/42?name=a%20b&x=..%2F', $tok,
@@ -322,18 +311,7 @@ within_1s('agency closed', 403, $otok, '/api/citizen/v1/x', 'agency', 'close', '
 $t->stop;
 done_testing;
 
-# A request sent byte for byte, for paths and headers HTTP::Tiny would fix.
-sub raw {
-    my ($req) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port) or die;
-    print $s $req;
-    local $/;
-    my $resp = <$s> // '';
-    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
-    my ($status) = $head =~ m{^HTTP/1\.\d (\d+)};
-    my %h = map { my ($k, $v) = split /:\s*/, $_, 2; (lc $k, $v) } grep { /:/ } split /\r\n/, $head;
-    return { status => $status // 0, headers => \%h, content => $body // '' };
-}
+sub raw { $t->raw(@_) }
 
 sub raw_get {
     my ($path, $token) = @_;

@@ -15,6 +15,42 @@ hexval(int c)
     return -1;
 }
 
+/*
+ * A segment a provider would read as "." or "..".  Tomcat, Jetty and
+ * Spring drop a path parameter (";..." to the end of the segment) before
+ * resolving dot segments, so "..;x" climbs like "..": the name is what
+ * precedes the first ';', raw or encoded as %3B (a stack that decodes
+ * first and strips after sees the same), and its dots count raw or as %2E.
+ * s[0 .. n) holds only well-formed escapes (path_is_safe checked them).
+ */
+static int
+segment_is_dot(const char *s, size_t n)
+{
+    size_t dots = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == ';') {
+            break;
+        }
+        if (s[i] == '%') {
+            int c = hexval((unsigned char) s[i + 1]) * 16
+                    + hexval((unsigned char) s[i + 2]);
+
+            if (c == ';') {
+                break;
+            }
+            if (c != '.') {
+                return 0;
+            }
+            i += 2;
+        } else if (s[i] != '.') {
+            return 0;
+        }
+        dots++;
+    }
+    return dots == 1 || dots == 2;
+}
+
 /* The path part must carry no way of climbing out of {rest}. */
 static int
 path_is_safe(const char *s, size_t len)
@@ -23,11 +59,7 @@ path_is_safe(const char *s, size_t len)
 
     for (size_t i = 0; i <= len; i++) {
         if (i == len || s[i] == '/') {
-            size_t n = i - seg;
-
-            if ((n == 1 && s[seg] == '.')
-                || (n == 2 && s[seg] == '.' && s[seg + 1] == '.'))
-            {
+            if (segment_is_dot(s + seg, i - seg)) {
                 return 0;
             }
             seg = i + 1;
@@ -102,6 +134,15 @@ lgsp_path_parse(lgsp_path_t *p, const char *uri, size_t len,
     memset(p, 0, sizeof(*p));
     p->rest = "";
     p->args = "";
+
+    /*
+     * A fragment is never sent (RFC 9112 §3.2): nginx ends its own URI and
+     * args at a '#', while {rest} and the query would carry it to the
+     * provider raw, so the two would judge different targets.
+     */
+    if (memchr(uri, '#', len) != NULL) {
+        return LGSP_PATH_INVALID;
+    }
 
     q = memchr(uri, '?', len);
     path_end = q ? q : uri + len;

@@ -30,8 +30,10 @@ typedef struct {
 /*
  * uri: the raw request target (path and query); prefix: the location's
  * name ("/api/"), which the raw path must start with literally.
- * Refused as invalid: "." or ".." segments, '\', NUL, and the encoded
- * forms %2F %5C %2E %00 anywhere in the path, and broken % escapes.
+ * Refused as invalid: "." or ".." segments, also once a ";..." path
+ * parameter (';' raw or %3B) is dropped from them; '\', NUL, and the
+ * encoded forms %2F %5C %2E %00 anywhere in the path; broken % escapes;
+ * a '#' anywhere in the target, query included.
  */
 lgsp_path_rc_e lgsp_path_parse(lgsp_path_t *p, const char *uri, size_t len,
     const char *prefix, size_t prefix_len);

@@ -68,3 +68,31 @@ ngx_http_lgsp_deny(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
 
     return NGX_DONE;
 }
+
+
+/*
+ * The status endpoints answer GET and HEAD: any other method is 405 with
+ * the Allow that RFC 9110 §15.5.6 asks for, and the envelope of
+ * lgsp-errors.conf (the error page keeps the headers set here).
+ */
+
+ngx_int_t
+ngx_http_lgsp_get_only(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    ngx_str_set(&h->value, "GET, HEAD");
+
+    return NGX_HTTP_NOT_ALLOWED;
+}

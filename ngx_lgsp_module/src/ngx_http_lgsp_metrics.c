@@ -279,8 +279,9 @@ ngx_http_lgsp_metrics_handler(ngx_http_request_t *r)
     ngx_http_lgsp_snapshot_sh_t  *sh;
     ngx_http_lgsp_metrics_shm_t  *m;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
+    rc = ngx_http_lgsp_get_only(r);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     rc = ngx_http_discard_request_body(r);

@@ -70,8 +70,11 @@ typedef struct {
 } ngx_http_lgsp_peer_t;
 
 
-/* client headers the gateway's replace: a few at most, or a rebuild */
-#define NGX_HTTP_LGSP_STALE_MAX  5
+/*
+ * client headers that do not pass: as many as the gateway writes are
+ * overwritten in place, more mean a rebuild (ngx_http_lgsp_proxy_headers.c)
+ */
+#define NGX_HTTP_LGSP_STALE_MAX  8
 
 
 /* What the gateway decided about one request; also what audit records. */
@@ -128,6 +131,8 @@ ngx_int_t ngx_http_lgsp_token(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
 /* errors: the JSON envelope, sent by the module itself */
 ngx_int_t ngx_http_lgsp_deny(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
     ngx_uint_t status, const char *error, const char *message);
+/* NGX_OK for GET and HEAD, else 405 with Allow */
+ngx_int_t ngx_http_lgsp_get_only(ngx_http_request_t *r);
 
 /* limits: SPEC §4 step 6 */
 ngx_int_t ngx_http_lgsp_limit_zone_add(ngx_conf_t *cf,

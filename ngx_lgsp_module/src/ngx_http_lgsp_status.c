@@ -105,8 +105,9 @@ ngx_http_lgsp_status_handler(ngx_http_request_t *r)
     uint32_t                      segments;
     u_char                        spool[NGX_MAX_PATH];
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
+    rc = ngx_http_lgsp_get_only(r);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     rc = ngx_http_discard_request_body(r);

@@ -70,6 +70,56 @@ START_TEST(refuses_escapes)
 }
 END_TEST
 
+/*
+ * Tomcat, Jetty and Spring drop a ";..." path parameter before resolving
+ * dot segments: "..;x" is ".." to them, so it is to the gateway.
+ */
+START_TEST(refuses_dot_segments_with_parameters)
+{
+    static const char *bad[] = {
+        "/api/a/v1/..;/admin", "/api/a/v1/..;x/admin", "/api/a/v1/.;/x",
+        "/api/a/v1/x/..;", "/api/a/v1/x/.;", "/api/a/v1/..;a=b;c/x",
+        "/api/a/v1/%2e%2e;x/y", "/api/a/v1/.%2E;/y", "/api/a/v1/%2e;/y",
+        "/api/a/v1/..%3B/admin", "/api/a/v1/..%3bx/admin",
+        "/api/a/v1/.%3b/x", "/api/a/v1/..;%2F", "/api/a/v1/..;?x=1",
+        "/api/a/v1/x/..;/..;/..;/b/v1/y",
+    };
+    lgsp_path_t p;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(parse(&p, bad[i]) == LGSP_PATH_INVALID, "%s", bad[i]);
+    }
+
+    /* a parameter on an ordinary segment, or dots that are a name, pass */
+    ck_assert_int_eq(parse(&p, "/api/a/v1/x;jsessionid=1/y"), LGSP_PATH_OK);
+    ck_assert_int_eq(parse(&p, "/api/a/v1/...;/y"), LGSP_PATH_OK);
+    ck_assert_int_eq(parse(&p, "/api/a/v1/..x;/y"), LGSP_PATH_OK);
+    ck_assert_int_eq(parse(&p, "/api/a/v1/;x/y"), LGSP_PATH_OK);
+    ck_assert_int_eq(parse(&p, "/api/a/v1/x%3B..;/y"), LGSP_PATH_OK);
+    ck_assert_int_eq(parse(&p, "/api/a/v1/x?a=..;"), LGSP_PATH_OK);
+    ck_assert(memcmp(p.rest, "/x", p.rest_len) == 0);
+}
+END_TEST
+
+/* RFC 9112 §3.2: a request target has no fragment. */
+START_TEST(refuses_fragment)
+{
+    static const char *bad[] = {
+        "/api/a/v1/x#", "/api/a/v1/x#frag", "/api/a/v1#/x",
+        "/api/a/v1/x?y=1#z", "/api/a/v1/x?#", "/api/a/v1/#/../../b/v1",
+        "/api/a#/v1/x", "/api/#",
+    };
+    lgsp_path_t p;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(parse(&p, bad[i]) == LGSP_PATH_INVALID, "%s", bad[i]);
+    }
+
+    /* an encoded '#' is data */
+    ck_assert_int_eq(parse(&p, "/api/a/v1/x%23y?q=%23"), LGSP_PATH_OK);
+}
+END_TEST
+
 START_TEST(no_route_shapes)
 {
     static const char *bad[] = {
@@ -126,6 +176,8 @@ path_suite(void)
 
     tcase_add_test(tc, splits_route_rest_and_args);
     tcase_add_test(tc, refuses_escapes);
+    tcase_add_test(tc, refuses_dot_segments_with_parameters);
+    tcase_add_test(tc, refuses_fragment);
     tcase_add_test(tc, no_route_shapes);
     tcase_add_test(tc, prefix_must_match_raw);
     tcase_add_test(tc, request_ids);

@@ -295,6 +295,39 @@ sub get_json {
     return eval { decode_json($r->{content}) };
 }
 
+# The gateway's own refusal (SPEC §4): the status, the JSON envelope with
+# the error, and one transaction id in the body and the header.  A plain
+# function: LGSP::Test::envelope($r, 403, 'no_grant', 'name').
+sub envelope {
+    my ($r, $status, $error, $name) = @_;
+    is($r->{status}, $status, "$name: $status") or diag($r->{content});
+    my $j = eval { decode_json($r->{content}) } // {};
+    is($j->{error}, $error, "$name: error $error");
+    is($j->{status}, '01', "$name: status 01");
+    like($r->{headers}{'content-type'} // '', qr{^application/json}, "$name: JSON");
+    ok(length($j->{transaction_id} // '') >= 16, "$name: transaction id")
+        && is($j->{transaction_id}, $r->{headers}{'x-lgsp-transaction-id'},
+              "$name: same id in header and body");
+    return $j;
+}
+
+# A request sent byte for byte, for what HTTP::Tiny would fix or refuse
+# (raw paths, malformed lines, other methods and versions): the answer as
+# http() gives it, header names in lower case.  The request should end the
+# connection (Connection: close), or nginx does after an error.
+sub raw {
+    my ($self, $req) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port},
+                                  Timeout => 10) or die "raw: $!";
+    print $s $req;
+    local $/;
+    my $resp = <$s> // '';
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    my ($status) = $head =~ m{^HTTP/\d\.\d (\d+)};
+    my %h = map { my ($k, $v) = split /:\s*/, $_, 2; (lc $k, $v) } grep { /:/ } split /\r\n/, $head;
+    return { status => $status // 0, headers => \%h, content => $body // '' };
+}
+
 # A real HTTP/1.1 upstream with keepalive, in a child process.  Each
 # request is answered by $handler->(\%req) returning (status, \%headers,
 # body), or by default with a JSON echo of the request.  Every accepted
