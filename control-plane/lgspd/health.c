@@ -8,6 +8,7 @@
  * incidents, notifications) is health_results.c.
  */
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include "lgspd.h"
 #include "health.h"
 #include "http.h"
+#include "cp_addr.h"
 #include "cp_health.h"
 #include "cp_store.h"
 #include "cp_util.h"
@@ -135,6 +137,39 @@ health_set_common(CURL *e, char *errbuf)
     curl_easy_setopt(e, CURLOPT_USERAGENT, "lgsp-health/1");
 }
 
+/*
+ * Called on every connection a check is about to use, new or reused, and
+ * again after each redirect, with the address it is connected to: the one
+ * place where a name that resolves to a metadata address, or a redirect
+ * to one, can be stopped before a request is sent (the URL itself was
+ * judged by lgspctl).
+ */
+static int
+check_peer(void *arg, char *peer, char *local, int peer_port, int local_port)
+{
+    target_t        *t = arg;
+    unsigned char    addr[16];
+    cp_addr_class_t  c = CP_ADDR_ROUTABLE;
+
+    (void) local;
+    (void) peer_port;
+    (void) local_port;
+    if (t->allow_link_local) {
+        return CURL_PREREQFUNC_OK;
+    }
+    if (inet_pton(AF_INET, peer, addr) == 1) {
+        c = cp_addr_classify(AF_INET, addr);
+    } else if (inet_pton(AF_INET6, peer, addr) == 1) {
+        c = cp_addr_classify(AF_INET6, addr);
+    }
+    if (c == CP_ADDR_ROUTABLE) {
+        return CURL_PREREQFUNC_OK;
+    }
+    snprintf(t->refused_addr, sizeof(t->refused_addr), "%s", peer);
+    t->refused_class = (int) c;
+    return CURL_PREREQFUNC_ABORT;
+}
+
 static void
 start_check(target_t *t, int64_t now_ms)
 {
@@ -153,7 +188,10 @@ start_check(target_t *t, int64_t now_ms)
         curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
         curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, accept);
+        curl_easy_setopt(t->easy, CURLOPT_PREREQFUNCTION, check_peer);
+        curl_easy_setopt(t->easy, CURLOPT_PREREQDATA, t);
     }
+    t->refused_addr[0] = '\0';
     curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
     t->body_len = 0;
     t->truncated = 0;
@@ -194,7 +232,16 @@ finish_check(target_t *t, CURLcode rc, int64_t now_ms)
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &http);
     curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total_us);
 
-    if (rc != CURLE_OK) {
+    if (rc != CURLE_OK && t->refused_addr[0] != '\0') {
+        result = CP_HEALTH_DOWN;
+        reason = CP_HR_CONNECT;
+        snprintf(t->last_reason, sizeof(t->last_reason), "%s: refused: %s"
+                 " is %s, and system %s is not allowed there"
+                 " (--allow-link-local)", cp_health_reason_name(reason),
+                 t->refused_addr,
+                 cp_addr_class_name((cp_addr_class_t) t->refused_class),
+                 t->system_ident);
+    } else if (rc != CURLE_OK) {
         result = CP_HEALTH_DOWN;
         reason = curl_reason(rc);
         snprintf(t->last_reason, sizeof(t->last_reason), "%s: %.200s",
@@ -242,13 +289,14 @@ finish_check(target_t *t, CURLcode rc, int64_t now_ms)
 
 static const char registry_sql[] =
     "SELECT 1, s.id, s.ident, s.ident, a.code, a.name, s.health_url,"
-    "       s.poll_interval, NULL, NULL"
+    "       s.poll_interval, NULL, NULL, s.allow_link_local"
     "  FROM systems s JOIN agencies a ON a.id = s.agency_id"
     " WHERE s.health_url IS NOT NULL AND s.health_url != ''"
     "   AND a.state = 'active'"
     " UNION ALL "
     "SELECT 2, v.id, sv.code || '/' || v.version, s.ident, a.code, a.name,"
-    "       v.health_url, s.poll_interval, sv.code, v.version"
+    "       v.health_url, s.poll_interval, sv.code, v.version,"
+    "       s.allow_link_local"
     "  FROM versions v JOIN services sv ON sv.id = v.service_id"
     "  JOIN systems s ON s.id = sv.provider_system_id"
     "  JOIN agencies a ON a.id = s.agency_id"
@@ -363,6 +411,7 @@ reload_targets(int64_t now_ms)
             t->interval_s = interval;
             changed = 1;
         }
+        t->allow_link_local = sqlite3_column_int(reg, 10);
         t->seen = 1;
 
         if (changed) {

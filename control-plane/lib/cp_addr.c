@@ -98,13 +98,13 @@ cp_addr_class_name(cp_addr_class_t c)
 {
     switch (c) {
     case CP_ADDR_LINK_LOCAL:
-        return "link-local (169.254.0.0/16, fe80::/10: cloud metadata"
-               " services answer there)";
+        return "link-local (169.254.0.0/16 or fe80::/10, where cloud"
+               " metadata services answer)";
     case CP_ADDR_METADATA:
         return "a cloud metadata service";
     case CP_ADDR_UNSPECIFIED:
-        return "unspecified (0.0.0.0/8, ::: a connection there reaches"
-               " the platform host itself)";
+        return "unspecified (0.0.0.0/8 or ::, which reach the platform host"
+               " itself)";
     default:
         return "routable";
     }
