@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
 
@@ -138,36 +140,65 @@ health_set_common(CURL *e, char *errbuf)
 }
 
 /*
- * Called on every connection a check is about to use, new or reused, and
- * again after each redirect, with the address it is connected to: the one
- * place where a name that resolves to a metadata address, or a redirect
- * to one, can be stopped before a request is sent (the URL itself was
- * judged by lgspctl).
+ * A check may not reach a link-local, metadata or unspecified address
+ * unless its system is allowed there: lgspctl judged the URL's spelling,
+ * but a name may resolve there and a redirect may lead there.  A new
+ * connection is judged by the address libcurl is about to connect to (the
+ * kernel turns 0.0.0.0 into 127.0.0.1, so the peer no longer shows it).
+ * The multi handle shares connections between transfers, so an allowed
+ * target's connections are not kept for others (CURLOPT_FORBID_REUSE in
+ * start_check), and a reused connection is judged by its peer too (a
+ * webhook delivery may have opened it).  0 when refused.
  */
+static int
+peer_allowed(target_t *t, int family, const void *addr)
+{
+    cp_addr_class_t c;
+
+    if (t->allow_link_local
+        || (c = cp_addr_classify(family, addr)) == CP_ADDR_ROUTABLE)
+    {
+        return 1;
+    }
+    inet_ntop(family, addr, t->refused_addr, sizeof(t->refused_addr));
+    t->refused_class = (int) c;
+    return 0;
+}
+
+static curl_socket_t
+open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    const void *addr = NULL;
+
+    (void) purpose;
+    if (a->family == AF_INET) {
+        addr = &((const struct sockaddr_in *) &a->addr)->sin_addr;
+    } else if (a->family == AF_INET6) {
+        addr = &((const struct sockaddr_in6 *) &a->addr)->sin6_addr;
+    }
+    if (addr != NULL && !peer_allowed(arg, a->family, addr)) {
+        return CURL_SOCKET_BAD;
+    }
+    /* what libcurl does without a callback */
+    return socket(a->family, a->socktype, a->protocol);
+}
+
 static int
 check_peer(void *arg, char *peer, char *local, int peer_port, int local_port)
 {
-    target_t        *t = arg;
-    unsigned char    addr[16];
-    cp_addr_class_t  c = CP_ADDR_ROUTABLE;
+    unsigned char addr[16];
 
     (void) local;
     (void) peer_port;
     (void) local_port;
-    if (t->allow_link_local) {
-        return CURL_PREREQFUNC_OK;
+    if ((inet_pton(AF_INET, peer, addr) == 1
+         && !peer_allowed(arg, AF_INET, addr))
+        || (inet_pton(AF_INET6, peer, addr) == 1
+            && !peer_allowed(arg, AF_INET6, addr)))
+    {
+        return CURL_PREREQFUNC_ABORT;
     }
-    if (inet_pton(AF_INET, peer, addr) == 1) {
-        c = cp_addr_classify(AF_INET, addr);
-    } else if (inet_pton(AF_INET6, peer, addr) == 1) {
-        c = cp_addr_classify(AF_INET6, addr);
-    }
-    if (c == CP_ADDR_ROUTABLE) {
-        return CURL_PREREQFUNC_OK;
-    }
-    snprintf(t->refused_addr, sizeof(t->refused_addr), "%s", peer);
-    t->refused_class = (int) c;
-    return CURL_PREREQFUNC_ABORT;
+    return CURL_PREREQFUNC_OK;
 }
 
 static void
@@ -188,10 +219,13 @@ start_check(target_t *t, int64_t now_ms)
         curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
         curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, accept);
+        curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, open_checked);
+        curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, t);
         curl_easy_setopt(t->easy, CURLOPT_PREREQFUNCTION, check_peer);
         curl_easy_setopt(t->easy, CURLOPT_PREREQDATA, t);
     }
     t->refused_addr[0] = '\0';
+    curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, (long) t->allow_link_local);
     curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
     t->body_len = 0;
     t->truncated = 0;
