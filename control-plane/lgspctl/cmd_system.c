@@ -246,7 +246,7 @@ system_set(ctl_t *ctl, int argc, char **argv)
     long long        poll = 0;
     cp_system_ref_t  s;
     sqlite3_stmt    *st;
-    char             why[128], *before;
+    char             why[128], object[96], *before;
     int              c, rc, allow = 0, refuse = 0;
 
     while ((c = cp_getopt(argc, argv, opts, "system set")) != -1) {
@@ -322,8 +322,9 @@ system_set(ctl_t *ctl, int argc, char **argv)
             return cp_refuse(ctl->db, "system %s: %s", ident,
                              sqlite3_errmsg(ctl->db));
         }
-        snprintf(why, sizeof(why), "system:%s", ident);
-        if (cp_record(ctl->db, "systems", s.id, why, "set", before) != 0) {
+        snprintf(object, sizeof(object), "system:%s", ident);
+        if (cp_record(ctl->db, "systems", s.id, object, "set", before) != 0)
+        {
             return cp_refuse(ctl->db, "system %s: not changed", ident);
         }
     }
