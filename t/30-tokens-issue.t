@@ -12,6 +12,7 @@ use LGSP::Test;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64 decode_base64);
 use Digest::SHA qw(hmac_sha256_hex);
+use HTTP::Tiny;
 
 my $t = LGSP::Test->new(workers => 1);
 my $home = $t->home;
@@ -86,12 +87,24 @@ sub token_request {
         die "shape $shape";
     }
     %h = (%h, %{ $o{headers} // {} });
-    return $t->http('POST', $path, headers => \%h, content => $body);
+    # $o{from}: a client bound to that loopback address (nginx sees it as
+    # the peer), else the harness's own from 127.0.0.1
+    return $t->http('POST', $path, headers => \%h, content => $body)
+        unless $o{from};
+    return client_from($o{from})->request('POST', $t->url($path),
+                                          { headers => \%h, content => $body });
+}
+
+my %clients;
+sub client_from {
+    my ($addr) = @_;
+    return $clients{$addr} //= HTTP::Tiny->new(timeout => 10, keep_alive => 1,
+                                               local_address => $addr);
 }
 
 sub token_ok {
-    my ($path, $shape, $id, $secret, $name) = @_;
-    my $r = token_request($path, $shape, $id, $secret);
+    my ($path, $shape, $id, $secret, $name, %o) = @_;
+    my $r = token_request($path, $shape, $id, $secret, %o);
     is($r->{status}, 200, "$name: 200") or diag($r->{content});
     my $j = eval { decode_json($r->{content}) } // {};
     is($j->{token_type}, 'Bearer', "$name: Bearer");
@@ -469,17 +482,46 @@ my $human = $t->ctl_ok('credential', 'list');
 like($human, qr/\Q$id\E/, 'human list shows the client id');
 
 # ---- throttling -----------------------------------------------------------------
+# The rule (cp_throttle.h, docs/integration-guide.md): ten wrong secrets for
+# one client from one address refuse that client from that address only.
 
 my ($tid, $tsecret) = issue('tphn-cons');
 for my $i (1 .. 10) {
-    $r = token_request('/oauth/token', 'form', $tid, "guess-$i");
-    is($r->{status}, 401, "failure $i of a client: 401");
+    $r = token_request('/oauth/token', 'form', $tid, "guess-$i", from => '127.0.0.3');
+    is($r->{status}, 401, "a stranger's wrong secret $i: 401");
 }
-$r = token_request('/oauth/token', 'form', $tid, $tsecret);
-refused($r, 429, 'slow_down', 'the 11th attempt, right secret');
+$r = token_request('/oauth/token', 'form', $tid, $tsecret, from => '127.0.0.3');
+refused($r, 429, 'slow_down', "the stranger's 11th attempt, even with the right secret");
 my $after = $r->{headers}{'retry-after'} // 0;
 ok($after >= 1 && $after <= 60, "Retry-After $after within the window");
-token_ok('/oauth/token', 'form', $id, $secret, 'another client is not throttled');
+token_ok('/oauth/token', 'form', $tid, $tsecret,
+         'the owner, from its own address, is not locked out', from => '127.0.0.2');
+token_ok('/oauth/token', 'basic', $tid, $tsecret, 'nor from the harness address');
+token_ok('/oauth/token', 'form', $id, $secret, 'another client from the stranger address',
+         from => '127.0.0.3');
+
+# Guessing one client from many addresses: past 100 wrong secrets in a
+# minute, one more wrong secret refuses its address for that client; an
+# address that has not failed (the owner's) still gets its token.
+my ($did, $dsecret) = issue('tphn-cons');
+my $wrong = 0;
+for my $i (1 .. 20) {
+    for my $k (1 .. 5) {
+        $r = token_request('/oauth/token', 'form', $did, "g-$i-$k", from => "127.0.1.$i");
+        $wrong++ if $r->{status} == 401;
+    }
+}
+is($wrong, 100, '100 wrong secrets from 20 addresses: each a 401');
+$r = token_request('/oauth/token', 'form', $did, 'g-fresh', from => '127.0.1.21');
+is($r->{status}, 401, 'past the ceiling, a fresh address gets one answer');
+$r = token_request('/oauth/token', 'form', $did, $dsecret, from => '127.0.1.21');
+refused($r, 429, 'slow_down', 'and after one wrong secret, no second');
+$r = token_request('/oauth/token', 'form', $did, $dsecret, from => '127.0.1.3');
+refused($r, 429, 'slow_down', 'an address with five wrong secrets is refused too');
+token_ok('/oauth/token', 'form', $did, $dsecret, 'the owner still gets its token',
+         from => '127.0.0.2');
+token_ok('/oauth/token', 'form', $id, $secret, 'other clients from those addresses keep their room',
+         from => '127.0.1.3');
 
 # per address: unknown ids from one address, until it is refused (100 per
 # minute, and this file has already spent some); nginx sets X-Real-IP, so
@@ -487,7 +529,8 @@ token_ok('/oauth/token', 'form', $id, $secret, 'another client is not throttled'
 my $n = 0;
 while ($n < 150) {
     $r = token_request('/oauth/token', 'form', "nobody-p-$n", 'x',
-                       headers => { 'X-Real-IP' => "10.0.0." . ($n % 250) });
+                       headers => { 'X-Real-IP' => "10.0.0." . ($n % 250),
+                                    'X-Forwarded-For' => "10.0.0." . ($n % 250) });
     last if $r->{status} == 429;
     $n++;
 }
@@ -499,10 +542,12 @@ refused($r, 429, 'slow_down', 'a good client from a throttled address');
 # ---- the secret nowhere it should not be -------------------------------------------
 
 my $lgspd_log = $t->slurp("$home/lgspd.out");
-like($lgspd_log, qr/token refused: invalid_client for client \Q$tid\E .* from 127\.0\.0\.1/,
+like($lgspd_log, qr/token refused: invalid_client for client \Q$tid\E .* from 127\.0\.0\.3/,
      'failures logged with client id and address');
+like($lgspd_log, qr/token: client \Q$did\E: 100 wrong secrets within 60 s/,
+     'guessing from many addresses is logged once');
 like($lgspd_log, qr/token issued: client \Q$id\E system tphn-cons/, 'issues logged');
-unlike($lgspd_log, qr/10\.0\.0\./, 'a client-sent X-Real-IP is not believed');
+unlike($lgspd_log, qr/10\.0\.0\./, 'a client-sent X-Real-IP or X-Forwarded-For is not believed');
 my $nginx_log = $t->slurp($t->error_log);
 my $all_out = $t->slurp("$home/ctl.stdout") . $t->slurp("$home/ctl.stderr");
 my @bad;

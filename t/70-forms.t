@@ -123,7 +123,7 @@ is_deeply($s->{commitment}, { signed_by => 'Lê Văn C', date => '2026-01-15' },
 like(sql("SELECT commitment_form FROM systems WHERE ident = 'hr-db'"), qr/"id_number":"001080012345"/,
      'the whole Form 03 is kept');
 
-bad(qr/everything but --upstream-header-file comes from the form/, 'service', 'add', '--form',
+bad(qr/everything but --upstream-header-file and --allow-link-local comes from the form/, 'service', 'add', '--form',
     "$FX/valid/form01-citizens.json", '--name', 'x');
 bad(qr/--print-form needs --form/, 'request', 'add', '--print-form');
 is($t->ctl_ok('service', 'add', '--form', "$FX/valid/form01-citizens.json"), 'citizens',

@@ -30,7 +30,7 @@ enum {
     O_PROVIDER = 256, O_NAME, O_UPSTREAM, O_VERSION, O_SANDBOX, O_METHODS,
     O_RATE, O_BURST, O_HEALTH, O_HEADER, O_NOHEADER, O_TIMEOUT, O_BODY,
     O_FAILFAST, O_FORCE, O_REASON, O_DATE,
-    O_FORM, O_PRINTFORM,
+    O_FORM, O_PRINTFORM, O_ALLOWLL,
 };
 
 /* per-version settings from the command line; has_* says given */
@@ -46,6 +46,7 @@ typedef struct {
     int          no_header;
     char         header[CP_HEADER_MAX + 1];
     int          has_header;
+    int          allow_link_local; /* for the provider (ctl_where.c) */
 } vopts_t;
 
 #define VOPTS_LONG                                                         \
@@ -57,7 +58,8 @@ typedef struct {
     { "health-url",           required_argument, NULL, O_HEALTH },        \
     { "upstream-header-file", required_argument, NULL, O_HEADER },        \
     { "timeout",              required_argument, NULL, O_TIMEOUT },       \
-    { "body-limit",           required_argument, NULL, O_BODY }
+    { "body-limit",           required_argument, NULL, O_BODY },          \
+    { "allow-link-local",     no_argument,       NULL, O_ALLOWLL }
 
 int
 service_usage(void)
@@ -132,6 +134,9 @@ vopt(int c, const char *arg, vopts_t *v, const char *what, int allow_clear)
     case O_NOHEADER:
         v->no_header = 1;
         return 0;
+    case O_ALLOWLL:
+        v->allow_link_local = 1;
+        return 0;
     case O_FAILFAST:
         if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
             return cp_bad("%s: --fail-fast: on or off", what);
@@ -166,6 +171,35 @@ vopts_read_header(vopts_t *v, const char *what)
                                  sizeof(v->header));
     v->has_header = rc == 0;
     return rc;
+}
+
+/*
+ * The version's URLs against where its provider's may point (inside the
+ * transaction); with --allow-link-local the provider is allowed first,
+ * which the change log records.  0 or an exit status.
+ */
+static int
+vopts_where(ctl_t *ctl, const char *what, const vopts_t *v,
+            long long provider_id, int allowed)
+{
+    int rc;
+
+    if (v->allow_link_local && !allowed) {
+        if ((rc = ctl_allow_link_local(ctl->db, provider_id, 1)) != 0) {
+            return rc;
+        }
+        allowed = 1;
+    }
+    if ((rc = ctl_url_where(ctl->db, what, "--upstream", v->upstream,
+                            allowed)) != 0
+        || (rc = ctl_url_where(ctl->db, what, "--sandbox-upstream",
+                               v->sandbox, allowed)) != 0
+        || (rc = ctl_url_where(ctl->db, what, "--health-url", v->health,
+                               allowed)) != 0)
+    {
+        return rc;
+    }
+    return 0;
 }
 
 static void
@@ -420,7 +454,8 @@ service_add(ctl_t *ctl, int argc, char **argv)
             || v.has_rate || v.has_burst || v.has_timeout || v.has_body)
         {
             cp_bad("service add: with --form, everything but"
-                   " --upstream-header-file comes from the form");
+                   " --upstream-header-file and --allow-link-local comes"
+                   " from the form");
             return service_usage();
         }
         form = cp_form_load(form_file, "01", why, sizeof(why));
@@ -509,6 +544,11 @@ service_add_checked(ctl_t *ctl, const char *code, const char *provider,
     }
     if (cp_find_service(ctl->db, code, &s) != 0) {
         rc = cp_refuse(ctl->db, "service %s: already exists", code);
+        goto out;
+    }
+    if ((rc = vopts_where(ctl, "service add", vp, p.id, p.allow_link_local))
+        != 0)
+    {
         goto out;
     }
     st = cp_db_prepare(ctl->db, "INSERT INTO services (code,"
@@ -668,6 +708,11 @@ service_version(ctl_t *ctl, int argc, char **argv)
         rc = cp_refuse(ctl->db, "service %s: already exists", argv[optind]);
         goto out;
     }
+    if ((rc = vopts_where(ctl, "service version add", &v, s.provider_id,
+                          s.provider_allow_link_local)) != 0)
+    {
+        goto out;
+    }
     vid = insert_version(ctl->db, s.id, ver, &v);
     if (vid < 0) {
         rc = cp_refuse(ctl->db, "service %s: %s", argv[optind],
@@ -720,6 +765,11 @@ service_set(ctl_t *ctl, int argc, char **argv)
         cp_bad("service set: nothing to set");
         return service_usage();
     }
+    if (v.allow_link_local && !v.upstream && !v.sandbox && !v.health) {
+        cp_bad("service set: --allow-link-local goes with the URL it allows"
+               " (or: lgspctl system set SYSTEM --allow-link-local)");
+        return service_usage();
+    }
     if ((rc = vopts_read_header(&v, "service set")) != 0) {
         return rc;
     }
@@ -731,6 +781,11 @@ service_set(ctl_t *ctl, int argc, char **argv)
     if (strcmp(ver.state, "retired") == 0) {
         rc = cp_refuse(ctl->db, "service %s: retired; a retired version is"
                        " final", route);
+        goto out;
+    }
+    if ((rc = vopts_where(ctl, "service set", &v, s.provider_id,
+                          s.provider_allow_link_local)) != 0)
+    {
         goto out;
     }
     char *before = cp_change_row(ctl->db, "versions", ver.id);

@@ -44,6 +44,17 @@ bad_ident(const char *what, const char *ident)
                   ident);
 }
 
+/* --poll-interval: 0, or the usage exit status after saying why */
+static int
+poll_interval(const char *what, const char *arg, long long *poll)
+{
+    if (cp_parse_uint(arg, "s", 86400, poll) != 0 || *poll < 1) {
+        cp_bad("%s: --poll-interval: 1..86400 seconds", what);
+        return usage();
+    }
+    return 0;
+}
+
 static int
 system_add(ctl_t *ctl, int argc, char **argv)
 {
@@ -53,6 +64,7 @@ system_add(ctl_t *ctl, int argc, char **argv)
         { "health-url",     required_argument, NULL, 'h' },
         { "poll-interval",  required_argument, NULL, 'p' },
         { "security-level", required_argument, NULL, 's' },
+        { "allow-link-local", no_argument,     NULL, 'L' },
         { NULL, 0, NULL, 0 }
     };
     const char      *agency = NULL, *name = NULL, *health = NULL, *ident;
@@ -61,7 +73,7 @@ system_add(ctl_t *ctl, int argc, char **argv)
     cp_system_ref_t  s;
     sqlite3_stmt    *st;
     char             why[128], object[96];
-    int              c, rc;
+    int              c, rc, allow = 0;
 
     while ((c = cp_getopt(argc, argv, opts, "system add")) != -1) {
         switch (c) {
@@ -69,11 +81,11 @@ system_add(ctl_t *ctl, int argc, char **argv)
         case 'n': name = optarg; break;
         case 'h': health = optarg; break;
         case 'p':
-            if (cp_parse_uint(optarg, "s", 86400, &poll) != 0 || poll < 1) {
-                cp_bad("system add: --poll-interval: 1..86400 seconds");
-                return usage();
+            if (poll_interval("system add", optarg, &poll) != 0) {
+                return CP_EXIT_USAGE;
             }
             break;
+        case 'L': allow = 1; break;
         case 's':
             if (cp_parse_uint(optarg, NULL, 5, &level) != 0 || level < 1) {
                 cp_bad("system add: --security-level: 1..5");
@@ -114,6 +126,11 @@ system_add(ctl_t *ctl, int argc, char **argv)
     if (cp_find_system(ctl->db, ident, &s) != 0) {
         return cp_refuse(ctl->db, "system %s: already exists", ident);
     }
+    if ((rc = ctl_url_where(ctl->db, "system add", "--health-url", health,
+                            allow)) != 0)
+    {
+        return rc;
+    }
     st = cp_db_prepare(ctl->db, "INSERT INTO systems (ident, agency_id, name,"
                                 " health_url, poll_interval, security_level,"
                                 " created_at) VALUES (?1,?2,?3,?4,?5,?6,?7)");
@@ -141,6 +158,9 @@ system_add(ctl_t *ctl, int argc, char **argv)
     snprintf(object, sizeof(object), "system:%s", ident);
     if (cp_record(ctl->db, "systems", id, object, "add", NULL) != 0) {
         return cp_refuse(ctl->db, "system %s: not added", ident);
+    }
+    if (allow && (rc = ctl_allow_link_local(ctl->db, id, 1)) != 0) {
+        return rc;
     }
     if ((rc = cp_tx_commit(ctl->db)) != 0) {
         return rc;
@@ -205,6 +225,119 @@ begin_find(ctl_t *ctl, const char *ident, cp_system_ref_t *s)
         return cp_refuse(ctl->db, "system %s: no such system", ident);
     }
     return 0;
+}
+
+/*
+ * system set: the level-1 URL, the poll interval, and where the system's
+ * URLs may point.  Allowing comes before the URL it allows; taking the
+ * permission back is refused while a URL of the system still needs it.
+ */
+static int
+system_set(ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "health-url",          required_argument, NULL, 'h' },
+        { "poll-interval",       required_argument, NULL, 'p' },
+        { "allow-link-local",    no_argument,       NULL, 'L' },
+        { "no-allow-link-local", no_argument,       NULL, 'N' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char      *health = NULL, *ident;
+    long long        poll = 0;
+    cp_system_ref_t  s;
+    sqlite3_stmt    *st;
+    char             why[128], object[96], *before;
+    int              c, rc, allow = 0, refuse = 0;
+
+    while ((c = cp_getopt(argc, argv, opts, "system set")) != -1) {
+        switch (c) {
+        case 'h': health = optarg; break;
+        case 'p':
+            if (poll_interval("system set", optarg, &poll) != 0) {
+                return CP_EXIT_USAGE;
+            }
+            break;
+        case 'L': allow = 1; break;
+        case 'N': refuse = 1; break;
+        default: return usage();
+        }
+    }
+    if (optind + 1 != argc || (!health && !poll && !allow && !refuse)) {
+        cp_bad("system set: needs ID and something to set");
+        return usage();
+    }
+    if (allow && refuse) {
+        cp_bad("system set: --allow-link-local or --no-allow-link-local,"
+               " not both");
+        return usage();
+    }
+    ident = argv[optind];
+    if (cp_valid_system_id(ident) != 0) {
+        return bad_ident("system set", ident);
+    }
+    if (health != NULL && strcmp(health, "none") == 0) {
+        health = "";
+    } else if (health != NULL && cp_valid_url(health, why, sizeof(why)) != 0) {
+        return cp_bad("system set: --health-url: %s", why);
+    }
+    if ((rc = begin_find(ctl, ident, &s)) != 0) {
+        return rc;
+    }
+    if (s.agency_closed) {
+        return cp_refuse(ctl->db, "system %s: its agency is closed", ident);
+    }
+    if (allow && !s.allow_link_local
+        && (rc = ctl_allow_link_local(ctl->db, s.id, 1)) != 0)
+    {
+        return rc;
+    }
+    if ((rc = ctl_url_where(ctl->db, "system set", "--health-url", health,
+                            !refuse && (allow || s.allow_link_local))) != 0)
+    {
+        return rc;
+    }
+    if (health != NULL || poll != 0) {
+        before = cp_change_row(ctl->db, "systems", s.id);
+        st = cp_db_prepare(ctl->db, "UPDATE systems SET"
+                                    " health_url = CASE WHEN ?2 IS NULL"
+                                    "   THEN health_url ELSE nullif(?2, '')"
+                                    "   END,"
+                                    " poll_interval = coalesce(?3,"
+                                    "   poll_interval) WHERE id = ?1");
+        if (st == NULL) {
+            free(before);
+            return cp_refuse(ctl->db, "system %s: cannot set", ident);
+        }
+        sqlite3_bind_int64(st, 1, s.id);
+        if (health) {
+            sqlite3_bind_text(st, 2, health, -1, SQLITE_STATIC);
+        }
+        if (poll) {
+            sqlite3_bind_int64(st, 3, poll);
+        }
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            free(before);
+            return cp_refuse(ctl->db, "system %s: %s", ident,
+                             sqlite3_errmsg(ctl->db));
+        }
+        snprintf(object, sizeof(object), "system:%s", ident);
+        if (cp_record(ctl->db, "systems", s.id, object, "set", before) != 0)
+        {
+            return cp_refuse(ctl->db, "system %s: not changed", ident);
+        }
+    }
+    if (refuse && s.allow_link_local
+        && ((rc = ctl_system_urls_where(ctl->db, s.id, "system set")) != 0
+            || (rc = ctl_allow_link_local(ctl->db, s.id, 0)) != 0))
+    {
+        return rc;
+    }
+    if ((rc = cp_tx_commit(ctl->db)) != 0) {
+        return rc;
+    }
+    return print_system(ctl, s.id, NULL);
 }
 
 static int
@@ -430,6 +563,7 @@ cmd_system(ctl_t *ctl, int argc, char **argv)
 {
     static const ctl_verb_t verbs[] = {
         { "add",        system_add,        1 },
+        { "set",        system_set,        1 },
         { "commitment", system_commitment, 1 },
         { "suspend",    system_suspend,    1 },
         { "resume",     system_resume,     1 },

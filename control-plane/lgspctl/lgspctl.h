@@ -65,6 +65,17 @@ int ctl_dispatch(ctl_t *ctl, int argc, char **argv, const ctl_verb_t *verbs,
 /* A Unix-seconds column as UTC ISO 8601, or "-" when NULL (listings). */
 void ctl_column_time(sqlite3_stmt *st, int col, char *buf, size_t size);
 
+/* ctl_where.c: where a system's URLs may point.  Each returns 0, or
+ * CP_EXIT_REFUSED after saying why and rolling back. */
+/* url, given as option opt, for a system allowed or not */
+int ctl_url_where(sqlite3 *db, const char *what, const char *opt,
+                  const char *url, int allowed);
+/* allow (or not) the system's URLs there, recorded in the change log */
+int ctl_allow_link_local(sqlite3 *db, long long system_id, int allow);
+/* every URL the system owns, as for a system that is not allowed */
+int ctl_system_urls_where(sqlite3 *db, long long system_id,
+                          const char *what);
+
 int cmd_agency(ctl_t *ctl, int argc, char **argv);
 int cmd_system(ctl_t *ctl, int argc, char **argv);
 int cmd_service(ctl_t *ctl, int argc, char **argv);

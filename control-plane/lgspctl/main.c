@@ -26,7 +26,10 @@ static const ctl_command_t commands[] = {
       "lgspctl agency list" },
     { "system", "information systems (HTTT/CSDL) of agencies", cmd_system,
       "lgspctl system add ID --agency CODE --name NAME [--health-url URL]\n"
-      "        [--poll-interval SECONDS] [--security-level N]\n"
+      "        [--poll-interval SECONDS] [--security-level N]"
+      " [--allow-link-local]\n"
+      "lgspctl system set ID [--health-url URL|none] [--poll-interval S]\n"
+      "        [--allow-link-local | --no-allow-link-local]\n"
       "lgspctl system commitment ID --signed-by NAME --date YYYY-MM-DD\n"
       "lgspctl system commitment ID --form FORM03.json  |  --form F --print-form\n"
       "lgspctl system suspend|resume ID --reason TEXT\n"
@@ -36,7 +39,9 @@ static const ctl_command_t commands[] = {
       "        [--version V] [--sandbox-upstream URL] [--methods GET,POST]\n"
       "        [--rate N/s] [--burst N] [--health-url URL] [--timeout S]\n"
       "        [--upstream-header-file FILE|-] [--body-limit BYTES]\n"
+      "        [--allow-link-local]\n"
       "lgspctl service add --form FORM01.json [--upstream-header-file FILE|-]\n"
+      "        [--allow-link-local]\n"
       "lgspctl service add --form FORM01.json --print-form\n"
       "lgspctl service version add CODE/VERSION --upstream URL [options as"
       " for add]\n"
@@ -45,7 +50,8 @@ static const ctl_command_t commands[] = {
       "        [--sandbox-upstream URL|none] [--methods M,...] [--timeout S]\n"
       "        [--body-limit B] [--health-url URL|none]"
       " [--upstream-header-file F|-]\n"
-      "        [--no-upstream-header] [--fail-fast on|off]\n"
+      "        [--no-upstream-header] [--fail-fast on|off]"
+      " [--allow-link-local]\n"
       "lgspctl service publish CODE/VERSION [--env sandbox|production]\n"
       "lgspctl service deprecate CODE/VERSION --sunset YYYY-MM-DD"
       " [--successor V]\n"
@@ -175,7 +181,13 @@ help(FILE *out)
     fprintf(out,
             "\nExit status: 0 success, 1 refused (stderr says why),"
             " 2 bad usage.\n"
-            "Changes are recorded with the OS user and $LGSP_OPERATOR.\n");
+            "Changes are recorded with the OS user and $LGSP_OPERATOR.\n"
+            "A system's upstream and health URLs may not point at"
+            " link-local, cloud metadata\n"
+            "or unspecified addresses (169.254.0.0/16, fe80::/10,"
+            " 0.0.0.0, ::, in any spelling)\n"
+            "unless the system is allowed with --allow-link-local"
+            " (recorded in the change log).\n");
 }
 
 int

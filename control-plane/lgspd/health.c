@@ -8,6 +8,7 @@
  * incidents, notifications) is health_results.c.
  */
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,12 +20,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
 
 #include "lgspd.h"
 #include "health.h"
 #include "http.h"
+#include "cp_addr.h"
 #include "cp_health.h"
 #include "cp_store.h"
 #include "cp_util.h"
@@ -135,6 +139,68 @@ health_set_common(CURL *e, char *errbuf)
     curl_easy_setopt(e, CURLOPT_USERAGENT, "lgsp-health/1");
 }
 
+/*
+ * A check may not reach a link-local, metadata or unspecified address
+ * unless its system is allowed there: lgspctl judged the URL's spelling,
+ * but a name may resolve there and a redirect may lead there.  A new
+ * connection is judged by the address libcurl is about to connect to (the
+ * kernel turns 0.0.0.0 into 127.0.0.1, so the peer no longer shows it).
+ * The multi handle shares connections between transfers, so an allowed
+ * target's connections are not kept for others (CURLOPT_FORBID_REUSE in
+ * start_check), and a reused connection is judged by its peer too (a
+ * webhook delivery may have opened it).  0 when refused.
+ */
+static int
+peer_allowed(target_t *t, int family, const void *addr)
+{
+    cp_addr_class_t c;
+
+    if (t->allow_link_local
+        || (c = cp_addr_classify(family, addr)) == CP_ADDR_ROUTABLE)
+    {
+        return 1;
+    }
+    inet_ntop(family, addr, t->refused_addr, sizeof(t->refused_addr));
+    t->refused_class = (int) c;
+    return 0;
+}
+
+static curl_socket_t
+open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    const void *addr = NULL;
+
+    (void) purpose;
+    if (a->family == AF_INET) {
+        addr = &((const struct sockaddr_in *) &a->addr)->sin_addr;
+    } else if (a->family == AF_INET6) {
+        addr = &((const struct sockaddr_in6 *) &a->addr)->sin6_addr;
+    }
+    if (addr != NULL && !peer_allowed(arg, a->family, addr)) {
+        return CURL_SOCKET_BAD;
+    }
+    /* what libcurl does without a callback */
+    return socket(a->family, a->socktype, a->protocol);
+}
+
+static int
+check_peer(void *arg, char *peer, char *local, int peer_port, int local_port)
+{
+    unsigned char addr[16];
+
+    (void) local;
+    (void) peer_port;
+    (void) local_port;
+    if ((inet_pton(AF_INET, peer, addr) == 1
+         && !peer_allowed(arg, AF_INET, addr))
+        || (inet_pton(AF_INET6, peer, addr) == 1
+            && !peer_allowed(arg, AF_INET6, addr)))
+    {
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
 static void
 start_check(target_t *t, int64_t now_ms)
 {
@@ -153,7 +219,13 @@ start_check(target_t *t, int64_t now_ms)
         curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
         curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, accept);
+        curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, open_checked);
+        curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, t);
+        curl_easy_setopt(t->easy, CURLOPT_PREREQFUNCTION, check_peer);
+        curl_easy_setopt(t->easy, CURLOPT_PREREQDATA, t);
     }
+    t->refused_addr[0] = '\0';
+    curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, (long) t->allow_link_local);
     curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
     t->body_len = 0;
     t->truncated = 0;
@@ -194,7 +266,16 @@ finish_check(target_t *t, CURLcode rc, int64_t now_ms)
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &http);
     curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total_us);
 
-    if (rc != CURLE_OK) {
+    if (rc != CURLE_OK && t->refused_addr[0] != '\0') {
+        result = CP_HEALTH_DOWN;
+        reason = CP_HR_CONNECT;
+        snprintf(t->last_reason, sizeof(t->last_reason), "%s: refused: %s"
+                 " is %s, and system %s is not allowed there"
+                 " (--allow-link-local)", cp_health_reason_name(reason),
+                 t->refused_addr,
+                 cp_addr_class_name((cp_addr_class_t) t->refused_class),
+                 t->system_ident);
+    } else if (rc != CURLE_OK) {
         result = CP_HEALTH_DOWN;
         reason = curl_reason(rc);
         snprintf(t->last_reason, sizeof(t->last_reason), "%s: %.200s",
@@ -242,13 +323,14 @@ finish_check(target_t *t, CURLcode rc, int64_t now_ms)
 
 static const char registry_sql[] =
     "SELECT 1, s.id, s.ident, s.ident, a.code, a.name, s.health_url,"
-    "       s.poll_interval, NULL, NULL"
+    "       s.poll_interval, NULL, NULL, s.allow_link_local"
     "  FROM systems s JOIN agencies a ON a.id = s.agency_id"
     " WHERE s.health_url IS NOT NULL AND s.health_url != ''"
     "   AND a.state = 'active'"
     " UNION ALL "
     "SELECT 2, v.id, sv.code || '/' || v.version, s.ident, a.code, a.name,"
-    "       v.health_url, s.poll_interval, sv.code, v.version"
+    "       v.health_url, s.poll_interval, sv.code, v.version,"
+    "       s.allow_link_local"
     "  FROM versions v JOIN services sv ON sv.id = v.service_id"
     "  JOIN systems s ON s.id = sv.provider_system_id"
     "  JOIN agencies a ON a.id = s.agency_id"
@@ -363,6 +445,7 @@ reload_targets(int64_t now_ms)
             t->interval_s = interval;
             changed = 1;
         }
+        t->allow_link_local = sqlite3_column_int(reg, 10);
         t->seen = 1;
 
         if (changed) {

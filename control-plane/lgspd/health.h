@@ -42,6 +42,9 @@ typedef struct {
     int64_t           last_check_ms;
     int               last_result, last_http, last_latency;
     char              last_reason[256];
+    int               allow_link_local;  /* its system's permission */
+    char              refused_addr[64];  /* set when a check was stopped, */
+    int               refused_class;     /* with its cp_addr_class_t */
 } target_t;
 
 typedef struct {

@@ -7,13 +7,13 @@
  * PEM and the failure throttles are shared under one mutex, held only for
  * copies and counters, never while signing.
  *
- * Failed client authentications are counted per client id and per
- * address (X-Real-IP from nginx): past TOKEN_FAIL_CLIENT failures of one
- * id, or TOKEN_FAIL_ADDRESS refusals from one address, in a window of
- * TOKEN_FAIL_WINDOW seconds, the endpoint answers 429 "slow_down" with
- * Retry-After until the window ends, before looking at the secret — so
- * a guesser learns nothing more.  An address gets more room than an id:
- * one address may be a NAT or a provincial gateway in front of many.
+ * Failed client authentications are counted by cp_auth_throttle (its
+ * header has the rule): per address, per client id and address, and per
+ * client id from everywhere, so that a stranger's guesses slow the
+ * stranger and never lock out the owner of the id.  The address is
+ * X-Real-IP, which nginx sets to the peer it saw (conf/lgspd-proxy.conf
+ * replaces a client-sent one); lgspd listens on a unix socket only, so
+ * nothing else can set it.
  */
 
 #include <pthread.h>
@@ -34,9 +34,6 @@
 #include "cp_throttle.h"
 #include "cp_util.h"
 
-#define TOKEN_FAIL_CLIENT   10
-#define TOKEN_FAIL_ADDRESS  100
-#define TOKEN_FAIL_WINDOW   60
 #define TOKEN_ADDR_MAX      46      /* an IPv6 address in text */
 #define TOKEN_PEM_MAX       16384
 
@@ -54,7 +51,7 @@ static struct {
     size_t  len;
 } token_signer;
 
-static cp_throttle_t   token_by_client, token_by_address;
+static cp_auth_throttle_t  token_throttle;
 
 static void
 close_db(void *db)
@@ -78,10 +75,7 @@ token_init(void)
                keys);
     }
     cp_random(&seed, sizeof(seed));
-    cp_throttle_init(&token_by_client, TOKEN_FAIL_CLIENT, TOKEN_FAIL_WINDOW,
-                     seed);
-    cp_throttle_init(&token_by_address, TOKEN_FAIL_ADDRESS,
-                     TOKEN_FAIL_WINDOW, seed ^ 0x9e3779b97f4a7c15ULL);
+    cp_auth_throttle_init(&token_throttle, seed);
 }
 
 /* This thread's registry connection, opened on first use. */
@@ -149,30 +143,22 @@ address_ok(const char *s, size_t n)
 }
 
 /*
- * The client's address as nginx saw it.  nginx sets X-Real-IP itself (a
- * client-sent one is replaced); X-Forwarded-For is the fallback, its last
- * hop being the one nginx appended.  Only address characters pass, so a
- * log line cannot be forged through it.
+ * The client's address as nginx saw it: X-Real-IP, which nginx always
+ * sets (a client-sent one is replaced, never passed on).  X-Forwarded-For
+ * is not read: a proxy config that appends to it would let the client
+ * write its first hops.  Only address characters pass, so a log line
+ * cannot be forged through it; without one the request came straight to
+ * the socket, from this host.
  */
 static void
 client_address(struct MHD_Connection *conn, char out[TOKEN_ADDR_MAX + 1])
 {
-    const char *v, *last;
+    const char *v;
 
     v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Real-IP");
     if (v != NULL && address_ok(v, strlen(v))) {
         memcpy(out, v, strlen(v) + 1);
         return;
-    }
-    v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
-    if (v != NULL) {
-        last = strrchr(v, ',');
-        last = last ? last + 1 : v;
-        last += strspn(last, " ");
-        if (address_ok(last, strlen(last))) {
-            memcpy(out, last, strlen(last) + 1);
-            return;
-        }
     }
     strcpy(out, "local");
 }
@@ -194,32 +180,43 @@ loggable(const char *in, char *out, size_t size)
 }
 
 static int
-throttled(cp_throttle_t *t, const char *prefix, const char *key)
+address_throttled(const char *addr)
 {
-    char k[CP_THROTTLE_KEY];
-    int  wait;
+    int wait;
 
-    snprintf(k, sizeof(k), "%s%s", prefix, key);
     pthread_mutex_lock(&token_lock);
-    wait = cp_throttle_check(t, k, cp_now());
+    wait = cp_auth_throttle_address(&token_throttle, addr, cp_now());
+    pthread_mutex_unlock(&token_lock);
+    return wait;
+}
+
+static int
+client_throttled(const char *client_id, const char *addr)
+{
+    int wait;
+
+    pthread_mutex_lock(&token_lock);
+    wait = cp_auth_throttle_client(&token_throttle, client_id, addr,
+                                   cp_now());
     pthread_mutex_unlock(&token_lock);
     return wait;
 }
 
 static void
-count_failure(const char *client_id, const char *addr)
+count_failure(const char *client_id, const char *who, const char *addr)
 {
-    char k[CP_THROTTLE_KEY];
-    int64_t now = cp_now();
+    int ceiling;
 
     pthread_mutex_lock(&token_lock);
-    if (client_id != NULL && client_id[0] != '\0') {
-        snprintf(k, sizeof(k), "c:%s", client_id);
-        cp_throttle_fail(&token_by_client, k, now);
-    }
-    snprintf(k, sizeof(k), "a:%s", addr);
-    cp_throttle_fail(&token_by_address, k, now);
+    ceiling = cp_auth_throttle_fail(&token_throttle, client_id, addr,
+                                    cp_now());
     pthread_mutex_unlock(&token_lock);
+    if (ceiling) {
+        cp_log("warn", "token: client %s: %d wrong secrets within %d s from"
+               " several addresses; until the window ends, one more from"
+               " an address refuses it", who, CP_AUTH_PER_CLIENT,
+               CP_AUTH_WINDOW);
+    }
 }
 
 /* ---- signing ----------------------------------------------------------- */
@@ -425,7 +422,7 @@ lgspd_token_route(const lgspd_request_t *rq, lgspd_reply_t *rp)
     pthread_once(&token_once, token_init);
     client_address(rq->conn, addr);
 
-    if ((wait = throttled(&token_by_address, "a:", addr)) > 0) {
+    if ((wait = address_throttled(addr)) > 0) {
         cp_log("warn", "token refused: slow_down for address %s", addr);
         slow_down(rp, wait);
         return;
@@ -440,21 +437,21 @@ lgspd_token_route(const lgspd_request_t *rq, lgspd_reply_t *rp)
     {
         cp_log("warn", "token refused: invalid_request (%s) from %s", why,
                addr);
-        count_failure(NULL, addr);
+        count_failure(NULL, NULL, addr);
         oauth_error(rp, 400, "invalid_request", why);
         return;
     }
     if (ca.grant_type[0] == '\0') {
         cp_log("warn", "token refused: invalid_request (no grant_type)"
                " from %s", addr);
-        count_failure(NULL, addr);
+        count_failure(NULL, NULL, addr);
         oauth_error(rp, 400, "invalid_request", "grant_type is missing");
         goto done;
     }
     if (strcmp(ca.grant_type, "client_credentials") != 0) {
         cp_log("warn", "token refused: unsupported_grant_type from %s",
                addr);
-        count_failure(NULL, addr);
+        count_failure(NULL, NULL, addr);
         oauth_error(rp, 400, "unsupported_grant_type",
                     "only grant_type client_credentials is supported");
         goto done;
@@ -462,14 +459,14 @@ lgspd_token_route(const lgspd_request_t *rq, lgspd_reply_t *rp)
     if (ca.method == CP_AUTH_NONE) {
         cp_log("warn", "token refused: invalid_client (no credentials)"
                " from %s", addr);
-        count_failure(NULL, addr);
+        count_failure(NULL, NULL, addr);
         oauth_error(rp, 401, "invalid_client",
                     "client authentication is required");
         goto done;
     }
 
     loggable(ca.client_id, who, sizeof(who));
-    if ((wait = throttled(&token_by_client, "c:", ca.client_id)) > 0) {
+    if ((wait = client_throttled(ca.client_id, addr)) > 0) {
         cp_log("warn", "token refused: slow_down for client %s from %s",
                who, addr);
         slow_down(rp, wait);
@@ -490,7 +487,7 @@ lgspd_token_route(const lgspd_request_t *rq, lgspd_reply_t *rp)
                !tc.found ? "unknown client" : !ok ? "wrong secret"
                                                   : "credential revoked",
                methods[ca.method], addr);
-        count_failure(ca.client_id, addr);
+        count_failure(ca.client_id, who, addr);
         oauth_error(rp, 401, "invalid_client",
                     "client authentication failed");
         goto done;

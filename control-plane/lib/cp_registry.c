@@ -79,7 +79,8 @@ cp_find_system(sqlite3 *db, const char *ident, cp_system_ref_t *out)
     rc = find_row(db, "SELECT s.id, s.ident, s.agency_id,"
                       " a.state = 'closed', s.suspended,"
                       " coalesce(s.security_level, 0),"
-                      " s.commitment_signed_by IS NOT NULL"
+                      " s.commitment_signed_by IS NOT NULL,"
+                      " s.allow_link_local"
                       " FROM systems s JOIN agencies a ON a.id = s.agency_id"
                       " WHERE s.ident = ?1", ident, 0, &st);
     if (rc == 1) {
@@ -90,6 +91,7 @@ cp_find_system(sqlite3 *db, const char *ident, cp_system_ref_t *out)
         out->suspended = sqlite3_column_int(st, 4);
         out->security_level = sqlite3_column_int(st, 5);
         out->committed = sqlite3_column_int(st, 6);
+        out->allow_link_local = sqlite3_column_int(st, 7);
         sqlite3_finalize(st);
     }
     return rc;
@@ -103,7 +105,7 @@ cp_find_service(sqlite3 *db, const char *code, cp_service_ref_t *out)
 
     rc = find_row(db, "SELECT v.id, v.code, v.provider_system_id,"
                       " v.suspended, coalesce(v.end_at, 0),"
-                      " a.state = 'closed'"
+                      " a.state = 'closed', s.allow_link_local"
                       " FROM services v JOIN systems s"
                       " ON s.id = v.provider_system_id"
                       " JOIN agencies a ON a.id = s.agency_id"
@@ -115,6 +117,7 @@ cp_find_service(sqlite3 *db, const char *code, cp_service_ref_t *out)
         out->suspended = sqlite3_column_int(st, 3);
         out->end_at = sqlite3_column_int64(st, 4);
         out->provider_closed = sqlite3_column_int(st, 5);
+        out->provider_allow_link_local = sqlite3_column_int(st, 6);
         sqlite3_finalize(st);
     }
     return rc;
@@ -290,6 +293,7 @@ cp_system_json(sqlite3 *db, long long id)
     }, tail[] = {
         { "suspended", F_BOOL, 9 }, { "suspend_reason", F_TEXT, 10 },
         { "created_at", F_INT, 11 }, { "agency_closed", F_BOOL, 12 },
+        { "allow_link_local", F_BOOL, 13 },
         { NULL, F_END, 0 }
     };
     sqlite3_stmt *st;
@@ -299,7 +303,7 @@ cp_system_json(sqlite3 *db, long long id)
                            " s.health_url, s.poll_interval, s.security_level,"
                            " s.commitment_signed_by, s.commitment_date,"
                            " s.suspended, s.suspend_reason, s.created_at,"
-                           " a.state = 'closed'"
+                           " a.state = 'closed', s.allow_link_local"
                            " FROM systems s JOIN agencies a"
                            " ON a.id = s.agency_id WHERE s.id = ?1");
     if (st == NULL) {

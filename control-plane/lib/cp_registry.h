@@ -28,6 +28,7 @@ typedef struct {
     int        suspended;
     int        security_level;              /* 0: none */
     int        committed;                   /* Form 03 on record */
+    int        allow_link_local;            /* its URLs may point there */
 } cp_system_ref_t;
 
 typedef struct {
@@ -37,6 +38,7 @@ typedef struct {
     int        suspended;
     int64_t    end_at;                      /* 0: none */
     int        provider_closed;             /* provider's agency closed */
+    int        provider_allow_link_local;   /* cp_system_ref_t's, of it */
 } cp_service_ref_t;
 
 typedef struct {

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
+#include "cp_addr.h"
 #include "cp_jwks.h"
 #include "cp_snapshot.h"
 #include "cp_snapshot_priv.h"
@@ -92,9 +94,17 @@ env_of(const unsigned char *s)
 
 /* ---- upstreams -------------------------------------------------------- */
 
+/*
+ * The address the data path will connect to.  A name resolving to a
+ * link-local, metadata or unspecified address (lgspctl judged only the
+ * URL's spelling) is left unresolved, so the call is answered 502, unless
+ * the provider system is allowed there (--allow-link-local).
+ */
 static void
-resolve(const char *host, lgsp_snap_upstream_t *u)
+resolve(const char *host, int allow_link_local, lgsp_snap_upstream_t *u)
 {
+    cp_addr_class_t   cls;
+    char              text[INET6_ADDRSTRLEN];
     struct addrinfo   hints, *res, *ai, *pick = NULL;
 
     memset(&hints, 0, sizeof(hints));
@@ -122,6 +132,17 @@ resolve(const char *host, lgsp_snap_upstream_t *u)
                16);
         u->family = 6;
     }
+    if (pick && !allow_link_local
+        && (cls = cp_addr_classify_sockaddr(pick->ai_addr))
+           != CP_ADDR_ROUTABLE)
+    {
+        inet_ntop(pick->ai_family, u->addr, text, sizeof(text));
+        cp_log("warn", "snapshot: upstream host %s is %s, %s; its system is"
+               " not allowed there (--allow-link-local): calls answer 502",
+               host, text, cp_addr_class_name(cls));
+        memset(u->addr, 0, sizeof(u->addr));
+        u->family = 0;
+    }
     freeaddrinfo(res);
 }
 
@@ -131,7 +152,8 @@ resolve(const char *host, lgsp_snap_upstream_t *u)
  * with 502 rather than guessing.
  */
 static void
-upstream_parse(compiler_t *c, const char *url, lgsp_snap_upstream_t *u)
+upstream_parse(compiler_t *c, const char *url, int allow_link_local,
+               lgsp_snap_upstream_t *u)
 {
     const char  *p, *auth, *end, *host, *host_end, *port = NULL;
     char         name[256];
@@ -200,7 +222,7 @@ upstream_parse(compiler_t *c, const char *url, lgsp_snap_upstream_t *u)
     u->host = str_add(c, name, strlen(name));
     /* the path prefix, without a fragment; "" when the URL has none */
     u->path = str_add(c, end, strcspn(end, "#"));
-    resolve(name, u);
+    resolve(name, allow_link_local, u);
 }
 
 static uint32_t
@@ -390,7 +412,9 @@ load_versions(compiler_t *c, sqlite3 *db)
         " v.sunset_at, s.end_at, v.suspended, s.suspended,"
         " s.provider_system_id,"
         " (SELECT n.version FROM versions n WHERE n.service_id = v.service_id"
-        "   AND n.id > v.id AND n.state = 'published' ORDER BY n.id LIMIT 1)"
+        "   AND n.id > v.id AND n.state = 'published' ORDER BY n.id LIMIT 1),"
+        " (SELECT p.allow_link_local FROM systems p"
+        "   WHERE p.id = s.provider_system_id)"
         " FROM versions v JOIN services s ON s.id = v.service_id"
         " ORDER BY v.id");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -399,7 +423,7 @@ load_versions(compiler_t *c, sqlite3 *db)
         const unsigned char  *succ;
         char                  route[160];
         uint32_t              prov;
-        int                   n;
+        int                   n, allow;
 
         prov = find_id(&c->systems, sizeof(lgsp_snap_system_t),
                        (uint64_t) sqlite3_column_int64(st, 19));
@@ -467,11 +491,12 @@ load_versions(compiler_t *c, sqlite3 *db)
         v->timeout_ms = (uint32_t) sqlite3_column_int64(st, 11);
         v->body_limit = (uint64_t) sqlite3_column_int64(st, 12);
 
-        upstream_parse(c, (const char *) sqlite3_column_text(st, 5),
+        allow = sqlite3_column_int(st, 21);
+        upstream_parse(c, (const char *) sqlite3_column_text(st, 5), allow,
                        &v->upstream[LGSP_ENV_PRODUCTION]);
         sbx = (const char *) sqlite3_column_text(st, 6);
         upstream_parse(c, sbx && *sbx ? sbx
-                          : (const char *) sqlite3_column_text(st, 5),
+                          : (const char *) sqlite3_column_text(st, 5), allow,
                        &v->upstream[LGSP_ENV_SANDBOX]);
 
         hdr = (const char *) sqlite3_column_text(st, 10);

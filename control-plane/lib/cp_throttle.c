@@ -1,12 +1,12 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "cp_throttle.h"
 
 void
-cp_throttle_init(cp_throttle_t *t, uint32_t limit, int window, uint64_t seed)
+cp_throttle_init(cp_throttle_t *t, int window, uint64_t seed)
 {
     memset(t, 0, sizeof(*t));
-    t->limit = limit;
     t->window = window;
     t->seed = seed;
 }
@@ -29,13 +29,13 @@ live(const cp_throttle_t *t, const cp_throttle_slot_t *s, int64_t now)
     return s->key[0] != '\0' && now - s->window_start < t->window;
 }
 
-static cp_throttle_slot_t *
-find(cp_throttle_t *t, const char *key, int64_t now)
+static const cp_throttle_slot_t *
+find(const cp_throttle_t *t, const char *key, int64_t now)
 {
     uint32_t i = slot_of(t, key);
 
     for (int n = 0; n < CP_THROTTLE_PROBE; n++) {
-        cp_throttle_slot_t *s = &t->slot[(i + n) % CP_THROTTLE_SLOTS];
+        const cp_throttle_slot_t *s = &t->slot[(i + n) % CP_THROTTLE_SLOTS];
 
         if (live(t, s, now) && strncmp(s->key, key, sizeof(s->key)) == 0) {
             return s;
@@ -44,30 +44,35 @@ find(cp_throttle_t *t, const char *key, int64_t now)
     return NULL;
 }
 
-int
-cp_throttle_check(cp_throttle_t *t, const char *key, int64_t now)
+uint32_t
+cp_throttle_count(const cp_throttle_t *t, const char *key, int64_t now,
+                  int *retry)
 {
-    cp_throttle_slot_t *s = find(t, key, now);
-    int64_t             wait;
+    const cp_throttle_slot_t *s = find(t, key, now);
+    int64_t                   wait;
 
-    if (s == NULL || s->failures < t->limit) {
+    if (s == NULL) {
         return 0;
     }
     wait = s->window_start + t->window - now;
-    return wait > 0 ? (int) wait : 1;
+    if (retry != NULL) {
+        *retry = wait > 0 ? (int) wait : 1;
+    }
+    return s->failures;
 }
 
-void
+uint32_t
 cp_throttle_fail(cp_throttle_t *t, const char *key, int64_t now)
 {
-    cp_throttle_slot_t *s = find(t, key, now), *victim = NULL;
+    cp_throttle_slot_t *s = (cp_throttle_slot_t *) find(t, key, now);
+    cp_throttle_slot_t *victim = NULL;
     uint32_t            i;
 
     if (s != NULL) {
         if (s->failures < UINT32_MAX) {
             s->failures++;
         }
-        return;
+        return s->failures;
     }
     i = slot_of(t, key);
     for (int n = 0; n < CP_THROTTLE_PROBE; n++) {
@@ -76,13 +81,94 @@ cp_throttle_fail(cp_throttle_t *t, const char *key, int64_t now)
             victim = s;
             break;
         }
-        if (victim == NULL || s->window_start < victim->window_start) {
+        if (victim == NULL || s->failures < victim->failures
+            || (s->failures == victim->failures
+                && s->window_start < victim->window_start))
+        {
             victim = s;
         }
     }
-    /* keys longer than a slot are truncated; ids and addresses fit */
-    strncpy(victim->key, key, sizeof(victim->key) - 1);
-    victim->key[sizeof(victim->key) - 1] = '\0';
+    /* keys are sized for an address and a whole client id; a longer one
+     * is cut, which only merges it with ids sharing its first 128 bytes */
+    snprintf(victim->key, sizeof(victim->key), "%s", key);
     victim->window_start = now;
     victim->failures = 1;
+    return 1;
+}
+
+/* ---- the token endpoint's rule ------------------------------------------ */
+
+void
+cp_auth_throttle_init(cp_auth_throttle_t *a, uint64_t seed)
+{
+    /* one seed, spread: the tables' collisions are unrelated */
+    cp_throttle_init(&a->by_address, CP_AUTH_WINDOW, seed);
+    cp_throttle_init(&a->by_pair, CP_AUTH_WINDOW,
+                     seed ^ 0x9e3779b97f4a7c15ULL);
+    cp_throttle_init(&a->by_client, CP_AUTH_WINDOW,
+                     seed ^ 0xc2b2ae3d27d4eb4fULL);
+}
+
+/* The address before the id: addresses have no space, so the first one
+ * ends the address and no two pairs share a key. */
+static void
+pair_key(char key[CP_THROTTLE_KEY], const char *client_id, const char *addr)
+{
+    char a[CP_ADDR_KEY_MAX];
+
+    cp_addr_client_key(addr, a);
+    snprintf(key, CP_THROTTLE_KEY, "%s %s", a, client_id);
+}
+
+int
+cp_auth_throttle_address(const cp_auth_throttle_t *a, const char *addr,
+                         int64_t now)
+{
+    char key[CP_ADDR_KEY_MAX];
+    int  retry = 0;
+
+    cp_addr_client_key(addr, key);
+    return cp_throttle_count(&a->by_address, key, now, &retry)
+           >= CP_AUTH_PER_ADDRESS ? retry : 0;
+}
+
+int
+cp_auth_throttle_client(const cp_auth_throttle_t *a, const char *client_id,
+                        const char *addr, int64_t now)
+{
+    char      key[CP_THROTTLE_KEY];
+    int       pair_retry = 0, client_retry = 0;
+    uint32_t  pair;
+
+    pair_key(key, client_id, addr);
+    pair = cp_throttle_count(&a->by_pair, key, now, &pair_retry);
+    if (pair >= CP_AUTH_PER_PAIR) {
+        return pair_retry;
+    }
+    if (pair > 0
+        && cp_throttle_count(&a->by_client, client_id, now, &client_retry)
+           >= CP_AUTH_PER_CLIENT)
+    {
+        /* guessed from many: refused until the sooner of the two windows
+         * ends (then this address has its ten again) */
+        return pair_retry < client_retry ? pair_retry : client_retry;
+    }
+    return 0;
+}
+
+int
+cp_auth_throttle_fail(cp_auth_throttle_t *a, const char *client_id,
+                      const char *addr, int64_t now)
+{
+    char key[CP_THROTTLE_KEY];
+
+    cp_addr_client_key(addr, key);
+    cp_throttle_fail(&a->by_address, key, now);
+    if (client_id == NULL || client_id[0] == '\0') {
+        return 0;
+    }
+    pair_key(key, client_id, addr);
+    cp_throttle_fail(&a->by_pair, key, now);
+    return cp_throttle_fail(&a->by_client, client_id, now)
+           == CP_AUTH_PER_CLIENT;
 }
