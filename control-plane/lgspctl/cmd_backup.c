@@ -1,16 +1,36 @@
 /*
- * lgspctl backup FILE / restore FILE (SPEC §11).
+ * lgspctl backup FILE / restore FILE (SPEC §11, §12).
  *
  * backup copies lgsp.db with SQLite's online backup API, so it is
  * consistent while lgspd and other lgspctl runs use the registry.
  *
- * restore never resurrects what was revoked or closed since the backup:
- * within one transaction on the live registry it takes the backup's rows,
- * then re-applies from the current registry every terminal state (grants,
- * credentials and signing keys revoked, agencies closed -- matched by id,
- * ids are never reused), keeps every change-log entry made since the
- * backup, and keeps sqlite_sequence at least where it was, so no id is
- * ever handed out twice.  Suspensions are reversible and are not carried.
+ * restore rolls back the settings of the objects the backup has; it never
+ * rolls back a final state, an object's existence or an id.  Within one
+ * transaction on the live registry, table by table (restore_tables and
+ * restore_finals below; docs/operator-guide.md "Backups"):
+ *
+ *   agencies      backup's rows; closures and codes (renames) since stay
+ *   agency_codes  live: every code an agency ever had is never free
+ *   systems       backup's rows (names, URLs, suspensions, commitments)
+ *   services      backup's rows; an end announced since stays
+ *   versions      backup's settings; the lifecycle (state, its dates,
+ *                 successor, reason) stays live: it only moves forward
+ *   grants        backup's limits and suspensions; revocations stay
+ *   credentials   revocations stay
+ *   requests      decisions (approved, rejected) since stay
+ *   issuers       removed since stay removed; JWKS as last fetched
+ *   notices       backup's rows
+ *   signing_keys  live: the private halves in keys/ are not restored, so
+ *                 the key active when restoring stays active, and every
+ *                 rotation and revocation stays
+ *   change_log    live: history only grows, the restore adds its entry
+ *
+ * and in every table a row created since the backup is kept as it is
+ * (its id stays taken), a row deleted since stays deleted (ids are never
+ * reused, so the same id is the same object), and sqlite_sequence never
+ * goes down.  This holds only when the live registry is the backup's own
+ * later state (restore_lineage); a backup of another registry is refused,
+ * and into a registry with no change yet (a lost one) it comes back whole.
  */
 
 #include <errno.h>
