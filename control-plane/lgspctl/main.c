@@ -117,7 +117,7 @@ static const ctl_command_t commands[] = {
       "lgspctl log [--since TIME]" },
     { "backup", "copy the registry while lgspd runs", cmd_backup,
       "lgspctl backup FILE" },
-    { "restore", "bring a backup back, keeping revocations since", cmd_restore,
+    { "restore", "bring a backup back, keeping final states and ids since", cmd_restore,
       "lgspctl restore FILE" },
     { "status", "what the control plane sees", cmd_status,
       "lgspctl status [--json]" },
