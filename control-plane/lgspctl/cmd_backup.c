@@ -105,6 +105,9 @@ cmd_backup(ctl_t *ctl, int argc, char **argv)
         cp_bad("backup: needs FILE");
         return ctl_usage(ctl_find("backup"));
     }
+    if (cp_text_arg("backup", "FILE", argv[1], PATH_MAX, 0) != 0) {
+        return CP_EXIT_USAGE;
+    }
     if (ctl_open(ctl) != 0) {
         return CP_EXIT_REFUSED;
     }
@@ -644,6 +647,10 @@ cmd_restore(ctl_t *ctl, int argc, char **argv)
     if (argc != 2 || argv[1][0] == '-') {
         cp_bad("restore: needs FILE");
         return ctl_usage(ctl_find("restore"));
+    }
+    /* the file is named in the report and in the change log */
+    if (cp_text_arg("restore", "FILE", argv[1], PATH_MAX, 0) != 0) {
+        return CP_EXIT_USAGE;
     }
     if (access(argv[1], R_OK) != 0) {
         return cp_refuse(NULL, "restore %s: %s", argv[1], strerror(errno));
