@@ -95,25 +95,46 @@ cp_text_check(const char *s, size_t n, int flags, size_t *bad)
 }
 
 void
-cp_term_write(FILE *out, const char *s, size_t n)
+cp_term_escape(char *out, size_t size, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *) s;
+    char                 piece[17];
+    size_t               len = 0, m;
     uint32_t             c;
 
+    if (size < 4) {
+        if (size > 0) {
+            out[0] = '\0';
+        }
+        return;
+    }
     for (size_t i = 0, k; i < n; i += k) {
         k = cp_utf8_next(p + i, n - i, &c);
-        if (k == 0 || is_control(c, 0) || c == '\t') {
-            /* one byte at a time: a malformed sequence has no length */
-            k = k == 0 ? 1 : k;
+        if (k == 0) {
+            /* a malformed sequence has no length: one byte at a time */
+            k = 1;
+            snprintf(piece, sizeof(piece), "\\x%02x", p[i]);
+        } else if (is_control(c, 0) || c == '\t') {
+            piece[0] = '\0';
             for (size_t j = 0; j < k; j++) {
-                fprintf(out, "\\x%02x", p[i + j]);
+                snprintf(piece + 4 * j, sizeof(piece) - 4 * j, "\\x%02x",
+                         p[i + j]);
             }
         } else if (c == '\\') {
-            fputs("\\\\", out);
+            strcpy(piece, "\\\\");
         } else {
-            fwrite(p + i, 1, k, out);
+            memcpy(piece, p + i, k);
+            piece[k] = '\0';
         }
+        m = strlen(piece);
+        if (len + m + 4 > size) {
+            memcpy(out + len, "...", 4);
+            return;
+        }
+        memcpy(out + len, piece, m);
+        len += m;
     }
+    out[len] = '\0';
 }
 
 void

@@ -33,10 +33,12 @@ int cp_utf8_valid(const char *s, size_t n, size_t *bad);
  * logs).  *bad as for cp_utf8_valid. */
 int cp_text_check(const char *s, size_t n, int flags, size_t *bad);
 
-/* s for a terminal: every control character, every byte of a malformed
- * sequence and the backslash written as \xNN (\\ for a backslash), the
- * rest as is. */
-void cp_term_write(FILE *out, const char *s, size_t n);
+/* s[0..n) for a terminal, into out (size bytes, NUL-terminated): every
+ * control character and every byte of a malformed sequence as \xNN, a
+ * backslash as \\, the rest as is; cut at a whole character, ending in
+ * "...", when it does not fit (size >= 4).  A partner's file cannot move
+ * the cursor, recolour or retitle the operator's terminal. */
+void cp_term_escape(char *out, size_t size, const char *s, size_t n);
 
 /* s as one CSV field (RFC 4180): quoted, quotes doubled; a field that
  * begins with = + - @, tab or CR gets a single quote first, so that a
