@@ -66,6 +66,23 @@ cp_utf8_valid(const char *s, size_t n, size_t *bad)
     return 1;
 }
 
+void
+cp_utf8_write(FILE *out, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    uint32_t             c;
+
+    for (size_t i = 0, k; i < n; i += k) {
+        k = cp_utf8_next(p + i, n - i, &c);
+        if (k == 0) {
+            fputs("\xef\xbf\xbd", out);
+            k = 1;
+        } else {
+            fwrite(p + i, 1, k, out);
+        }
+    }
+}
+
 static int
 is_control(uint32_t c, int flags)
 {

@@ -33,6 +33,11 @@ int cp_utf8_valid(const char *s, size_t n, size_t *bad);
  * logs).  *bad as for cp_utf8_valid. */
 int cp_text_check(const char *s, size_t n, int flags, size_t *bad);
 
+/* s[0..n) to out with each byte of a malformed sequence as U+FFFD, as a
+ * reader of text does (Unicode §3.9): text stored before lgspctl refused
+ * such bytes still gives a valid JSON document. */
+void cp_utf8_write(FILE *out, const char *s, size_t n);
+
 /* s[0..n) for a terminal, into out (size bytes, NUL-terminated): every
  * control character and every byte of a malformed sequence as \xNN, a
  * backslash as \\, the rest as is; cut at a whole character, ending in
