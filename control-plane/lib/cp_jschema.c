@@ -81,7 +81,8 @@ is_type(const cJSON *v, const char *t)
     return strcmp(t, type_of(v)) == 0;
 }
 
-/* characters of a UTF-8 string (JSON Schema lengths count code points) */
+/* characters of a UTF-8 string (JSON Schema lengths count code points);
+ * a form's strings are checked well formed first (cp_forms.c) */
 static size_t
 chars(const char *s)
 {
