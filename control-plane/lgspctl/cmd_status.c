@@ -15,9 +15,11 @@
 
 /*
  * Which generation each nginx worker serves.  Their shared-memory table is
- * out of reach from here, so each worker also writes run/worker-<slot>.gen
- * ("pid generation loaded_ms") whenever it swaps; a file whose pid is gone
- * is a worker of the past and is not shown.
+ * out of reach from here, so each worker also writes
+ * run/workers/worker-<slot>.gen ("pid generation loaded_ms") whenever it
+ * swaps; a file whose pid is gone is a worker of the past and is not
+ * shown.  The workers run as another user: kill(pid, 0) answering EPERM
+ * means alive.
  */
 /* "worker-<slot>.gen" (not the worker's "….gen.<pid>" being written) */
 static int
@@ -42,7 +44,7 @@ workers(const ctl_t *ctl, uint64_t published, int *all_current)
     int             n = 0;
 
     *all_current = 1;
-    if (cp_home_path(&ctl->home, "run", dir, sizeof(dir)) != 0
+    if (cp_home_path(&ctl->home, "run/workers", dir, sizeof(dir)) != 0
         || (d = opendir(dir)) == NULL)
     {
         *all_current = 0;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lgspctl.h"
@@ -18,8 +19,8 @@
 #include "cp_valid.h"
 
 static const ctl_command_t commands[] = {
-    { "init", "create the registry and the first signing key", cmd_init,
-      "lgspctl init" },
+    { "init", "create the home, the registry and the first signing key",
+      cmd_init, "lgspctl init [--gateway-group GROUP]" },
     { "agency", "agencies and their identity codes", cmd_agency,
       "lgspctl agency add CODE --name NAME [--parent CODE] [--alias CODE]\n"
       "lgspctl agency rename CODE --name NAME | --code NEWCODE\n"
@@ -250,6 +251,9 @@ main(int argc, char **argv)
 
     cp_progname = "lgspctl";
     memset(&ctl, 0, sizeof(ctl));
+    /* a belt (lgspd does the same): files get explicit modes, and an
+     * operator's umask must not widen one that does not */
+    umask(077);
 
     /* --db and --json may stand anywhere: take them out here */
     for (int i = 1; i < argc; i++) {

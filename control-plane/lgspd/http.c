@@ -232,8 +232,10 @@ lgspd_http_start(lgspd_t *d)
         return -1;
     }
     unlink(d->sock_path);
+    /* the nginx workers connect to it (/oauth/token, the JWKS, health):
+     * their group has it through run/'s set-group-id bit, nobody else */
     if (bind(fd, (struct sockaddr *) &sun, sizeof(sun)) != 0
-        || chmod(d->sock_path, 0666) != 0
+        || chmod(d->sock_path, 0660) != 0
         || listen(fd, 512) != 0)
     {
         cp_err("%s: %s", d->sock_path, strerror(errno));

@@ -51,6 +51,9 @@ main(int argc, char **argv)
 
     cp_progname = "lgspd";
     d->listen_fd = -1;
+    /* a belt: every file is made with its own mode, but one that is not
+     * must not be readable by the gateway's users or anyone else */
+    umask(077);
 
     while ((c = getopt(argc, argv, "c:H:th")) != -1) {
         switch (c) {

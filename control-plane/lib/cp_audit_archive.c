@@ -360,6 +360,11 @@ writer_begin(sqlite3 *adb, const char *dir, int64_t today, int hot_days)
         return -1;
     }
     w.fd = open(w.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    /* the mode is ours, not the umask's */
+    if (w.fd != -1 && fchmod(w.fd, 0640) != 0) {
+        close(w.fd);
+        w.fd = -1;
+    }
     if (w.fd == -1) {
         cp_log("error", "audit archive: %s: %s", w.tmp, strerror(errno));
         return -1;

@@ -251,91 +251,57 @@ cp_ckpt_append_archive(const char *dir, const cp_ckpt_archive_t *a)
     return append_line(dir, line, (size_t) n);
 }
 
-static int
-grow(void **arr, size_t n, size_t *cap, size_t elem)
-{
-    void *p;
-
-    if (n < *cap) {
-        return 0;
-    }
-    *cap = *cap ? *cap * 2 : 256;
-    p = realloc(*arr, *cap * elem);
-    if (p == NULL) {
-        return -1;
-    }
-    *arr = p;
-    return 0;
-}
-
 int
-cp_ckpt_read(const char *dir, cp_ckpt_t *c, char *why, size_t why_size)
+cp_ckpt_scan(const char *dir, const cp_ckpt_visit_t *vis, char *why,
+             size_t why_size)
 {
-    char               path[PATH_MAX + 32], *buf, *p, *nl;
-    size_t             len, scap = 0, acap = 0;
+    char               path[PATH_MAX + 32], *line = NULL;
+    size_t             cap = 0;
+    ssize_t            n;
     long               lineno = 0;
     cp_seal_t          s;
     cp_ckpt_archive_t  a;
+    FILE              *f;
+    int                rc = 1;
 
-    memset(c, 0, sizeof(*c));
     if (ckpt_path(dir, path, sizeof(path)) != 0) {
         snprintf(why, why_size, "archive folder: path too long");
         return -1;
     }
-    /* a line a minute for years: the size limit is a sanity bound */
-    buf = cp_read_file(path, (size_t) 1 << 31, &len);
-    if (buf == NULL) {
+    f = fopen(path, "re");
+    if (f == NULL) {
         if (errno == ENOENT) {
             return 0;
         }
         snprintf(why, why_size, "%s: %s", path, strerror(errno));
         return -1;
     }
-    c->exists = 1;
-    for (p = buf; (nl = memchr(p, '\n', len - (size_t) (p - buf))) != NULL;
-         p = nl + 1)
-    {
-        int kind = cp_ckpt_parse(p, (size_t) (nl - p), &s, &a);
+    /* a line a minute for years: one line at a time, never the file */
+    while (rc == 1 && (n = getline(&line, &cap, f)) > 0) {
+        int kind;
 
         lineno++;
+        if (line[n - 1] != '\n') {
+            break;                  /* a torn last line is not a line */
+        }
+        kind = cp_ckpt_parse(line, (size_t) n - 1, &s, &a);
         if (kind == 1) {
-            if (grow((void **) &c->seals, c->nseals, &scap, sizeof(s)) != 0) {
-                goto nomem;
-            }
-            c->seals[c->nseals++] = s;
+            rc = vis->seal(vis->arg, &s) == 0 ? 1 : -1;
         } else if (kind == 2) {
-            if (grow((void **) &c->archives, c->narchives, &acap, sizeof(a))
-                != 0)
-            {
-                goto nomem;
-            }
-            c->archives[c->narchives++] = a;
+            rc = vis->archive(vis->arg, &a) == 0 ? 1 : -1;
         } else {
             snprintf(why, why_size, "%s:%ld: not a checkpoint line", path,
                      lineno);
-            free(buf);
-            cp_ckpt_free(c);
-            return -1;
+            rc = -1;
         }
     }
-    free(buf);
-    return 0;
-
-nomem:
-    snprintf(why, why_size, "%s: out of memory", path);
-    free(buf);
-    cp_ckpt_free(c);
-    return -1;
-}
-
-void
-cp_ckpt_free(cp_ckpt_t *c)
-{
-    free(c->seals);
-    free(c->archives);
-    c->seals = NULL;
-    c->archives = NULL;
-    c->nseals = c->narchives = 0;
+    if (rc == 1 && ferror(f)) {
+        snprintf(why, why_size, "%s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    fclose(f);
+    return rc;
 }
 
 int

@@ -41,19 +41,20 @@ typedef struct {
     char     manifest[65];           /* manifest_sha256, hex */
 } cp_ckpt_archive_t;
 
+/* What cp_ckpt_scan calls for each line: 0 goes on, -1 stops the scan
+ * (the callback has written why). */
 typedef struct {
-    cp_seal_t          *seals;       /* in file order */
-    size_t              nseals;
-    cp_ckpt_archive_t  *archives;
-    size_t              narchives;
-    int                 exists;
-} cp_ckpt_t;
+    int   (*seal)(void *arg, const cp_seal_t *s);
+    int   (*archive)(void *arg, const cp_ckpt_archive_t *a);
+    void   *arg;
+} cp_ckpt_visit_t;
 
-/* Read the whole file.  0 (a missing file is empty, exists = 0), or -1
- * with why naming the line. */
-int cp_ckpt_read(const char *archive_dir, cp_ckpt_t *c, char *why,
-                 size_t why_size);
-void cp_ckpt_free(cp_ckpt_t *c);
+/* Every complete line in file order, one at a time (the file grows by a
+ * line a minute for years: it is never read whole).  1 the file was read,
+ * 0 it does not exist, -1 a malformed line (why names it) or a callback
+ * stopped. */
+int cp_ckpt_scan(const char *archive_dir, const cp_ckpt_visit_t *vis,
+                 char *why, size_t why_size);
 
 /* The last seal line only (read from the end).  1 found, 0 none (*exists
  * says whether the file exists), -1 with why. */

@@ -18,13 +18,28 @@
 #define WHY(...)  snprintf(v->why, v->why_size, __VA_ARGS__)
 #define DAY_MS    (86400LL * 1000)
 
+/* what the walk needs of a checkpoint seal (its signature is checked as
+ * the file is read, then dropped: a seal a minute for years) */
+typedef struct {
+    int64_t        id, seq;
+    unsigned char  head[CP_AUDIT_HASH_LEN];
+    unsigned char  checked;             /* its record was met */
+} seal_ref_t;
+
 typedef struct {
     const cp_audit_verify_opts_t *o;
     unsigned char  prev[CP_AUDIT_HASH_LEN];
     int64_t        last_seq;
     int64_t        records;
-    cp_ckpt_t      ck;
-    unsigned char *checked;             /* per checkpoint seal */
+    seal_ref_t    *seals;               /* the checkpoint's, in file order */
+    size_t         nseals, scap;
+    cp_ckpt_archive_t *archives;
+    size_t         narchives, acap;
+    cp_seal_t      last;                /* the seal read before, in full */
+    sqlite3_stmt  *rows;                /* audit.db's seals, in step */
+    int            rows_done;
+    int64_t        row_id;              /* the id of the row rows holds */
+    int64_t        db_missing;          /* first seal audit.db lacks */
     size_t         cur;                 /* the next seal to meet */
     int64_t        sealed_seq;          /* the last seal's seq, -1: none */
     int64_t        unsealed_ms;         /* ingested_ms of sealed_seq + 1 */
@@ -34,6 +49,23 @@ typedef struct {
     char          *why;
     size_t         why_size;
 } verify_t;
+
+static int
+grow(void **arr, size_t n, size_t *cap, size_t elem)
+{
+    void *p;
+
+    if (n < *cap) {
+        return 0;
+    }
+    *cap = *cap ? *cap * 2 : 256;
+    p = realloc(*arr, *cap * elem);
+    if (p == NULL) {
+        return -1;
+    }
+    *arr = p;
+    return 0;
+}
 
 /*
  * The checkpoint's seals at seq: they are in seq order (checked before the
@@ -45,17 +77,16 @@ match_seals(verify_t *v, int64_t seq, const unsigned char *h, int *bad,
             size_t *which)
 {
     *bad = 0;
-    while (v->cur < v->ck.nseals && v->ck.seals[v->cur].seq < seq) {
+    while (v->cur < v->nseals && v->seals[v->cur].seq < seq) {
         v->cur++;
     }
-    for (; v->cur < v->ck.nseals && v->ck.seals[v->cur].seq == seq; v->cur++)
-    {
-        if (memcmp(v->ck.seals[v->cur].head, h, CP_AUDIT_HASH_LEN) != 0) {
+    for (; v->cur < v->nseals && v->seals[v->cur].seq == seq; v->cur++) {
+        if (memcmp(v->seals[v->cur].head, h, CP_AUDIT_HASH_LEN) != 0) {
             *bad = 1;
             *which = v->cur;
             return;
         }
-        v->checked[v->cur] = 1;
+        v->seals[v->cur].checked = 1;
     }
 }
 
@@ -88,7 +119,7 @@ verify_row(verify_t *v, const cp_audit_row_t row,
     if (bad) {
         WHY("seal %lld at seq %lld: the sealed head does not match the chain"
             " (record seq %lld, transaction %.*s)",
-            (long long) v->ck.seals[which].id, (long long) seq,
+            (long long) v->seals[which].id, (long long) seq,
             (long long) seq, (int) row[CP_AC_TXN_ID].len,
             row[CP_AC_TXN_ID].s);
         return -1;
@@ -131,52 +162,47 @@ verify_archived(void *ctx, const cp_audit_row_t row,
  * first linked one), heads that never go back, each signed by a pinned key.
  */
 static int
-verify_seal_chain(verify_t *v)
+check_link(verify_t *v, const cp_seal_t *s, const cp_seal_t *p)
 {
     unsigned char  msg[256], d[CP_AUDIT_HASH_LEN];
     char           e[512];
+    size_t         mlen;
 
-    for (size_t i = 0; i < v->ck.nseals; i++) {
-        const cp_seal_t *s = &v->ck.seals[i], *p = i ? s - 1 : NULL;
-        size_t           mlen;
-
-        if (s->id != (int64_t) i + 1) {
-            WHY("the checkpoint's seal %zu is numbered %lld: seals are"
-                " missing", i + 1, (long long) s->id);
+    if (s->id != (int64_t) v->nseals + 1) {
+        WHY("the checkpoint's seal %zu is numbered %lld: seals are"
+            " missing", v->nseals + 1, (long long) s->id);
+        return -1;
+    }
+    if (p != NULL && s->seq < p->seq) {
+        WHY("seal %lld at seq %lld goes back before seal %lld",
+            (long long) s->id, (long long) s->seq, (long long) p->id);
+        return -1;
+    }
+    if (s->version == 1 && p != NULL && p->version == 2) {
+        WHY("seal %lld is unlinked after linked seals", (long long) s->id);
+        return -1;
+    }
+    if (s->version == 2) {
+        if (p != NULL) {
+            cp_seal_digest(p, d);
+        } else {
+            memset(d, 0, sizeof(d));
+        }
+        if (memcmp(d, s->prev, sizeof(d)) != 0) {
+            WHY("seal %lld at seq %lld does not link to seal %lld: a"
+                " seal was removed or replaced", (long long) s->id,
+                (long long) s->seq, (long long) s->id - 1);
             return -1;
         }
-        if (p != NULL && (s->seq < p->seq || s->sealed_ms < p->sealed_ms)) {
-            WHY("seal %lld at seq %lld goes back before seal %lld",
-                (long long) s->id, (long long) s->seq, (long long) p->id);
-            return -1;
-        }
-        if (s->version == 1 && p != NULL && p->version == 2) {
-            WHY("seal %lld is unlinked after linked seals",
-                (long long) s->id);
-            return -1;
-        }
-        if (s->version == 2) {
-            if (p != NULL) {
-                cp_seal_digest(p, d);
-            } else {
-                memset(d, 0, sizeof(d));
-            }
-            if (memcmp(d, s->prev, sizeof(d)) != 0) {
-                WHY("seal %lld at seq %lld does not link to seal %lld: a"
-                    " seal was removed or replaced", (long long) s->id,
-                    (long long) s->seq, (long long) s->id - 1);
-                return -1;
-            }
-        }
-        mlen = cp_seal_message(s, msg, sizeof(msg));
-        if (cp_audit_trusted_sig(v->o->keys_dir, v->o->registry, s->kid,
-                                 s->sealed_ms, msg, mlen, s->sig, s->sig_len,
-                                 e, sizeof(e)) != 0)
-        {
-            WHY("seal %lld at seq %lld: %s", (long long) s->id,
-                (long long) s->seq, e);
-            return -1;
-        }
+    }
+    mlen = cp_seal_message(s, msg, sizeof(msg));
+    if (cp_audit_trusted_sig(v->o->keys_dir, v->o->registry, s->kid,
+                             s->sealed_ms, msg, mlen, s->sig, s->sig_len,
+                             e, sizeof(e)) != 0)
+    {
+        WHY("seal %lld at seq %lld: %s", (long long) s->id,
+            (long long) s->seq, e);
+        return -1;
     }
     return 0;
 }
@@ -201,49 +227,87 @@ same_row(sqlite3_stmt *st, const cp_seal_t *s)
                                  CP_AUDIT_HASH_LEN) == 0));
 }
 
-/* audit.db's seals are the checkpoint's (its last may not be copied yet:
- * a crash between the file and the commit) */
-static int
-verify_seal_rows(verify_t *v, sqlite3 *adb)
+static void
+next_row(verify_t *v)
 {
-    sqlite3_stmt *st;
-    int64_t       n = 0;
-    int           rc = 0;
+    if (sqlite3_step(v->rows) == SQLITE_ROW) {
+        v->row_id = sqlite3_column_int64(v->rows, 0);
+    } else {
+        v->rows_done = 1;
+    }
+}
 
-    st = cp_db_prepare(adb, "SELECT id, seq, head_hash, kid, alg, signature,"
-                            " sealed_ms, prev_digest FROM audit_seals"
-                            " ORDER BY id");
-    if (st == NULL) {
-        WHY("audit.db: cannot read the seals");
+/* audit.db's seal rows, read in step with the file: the checkpoint's
+ * (its last may not be copied yet: a crash between the file and the
+ * commit) */
+static int
+check_row(verify_t *v, const cp_seal_t *s)
+{
+    if (v->db_missing != 0) {
+        return 0;               /* only the last may be missing: see after */
+    }
+    if (v->rows_done) {
+        v->db_missing = s->id;
+        return 0;
+    }
+    if (v->row_id > s->id) {
+        WHY("seal %lld of the checkpoint is missing from audit.db: it was"
+            " removed", (long long) s->id);
         return -1;
     }
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
+    if (v->row_id < s->id) {
+        WHY("seal %lld in audit.db is not in the checkpoint %s/%s",
+            (long long) v->row_id, v->o->archive_dir, CP_CKPT_FILE);
+        return -1;
+    }
+    if (!same_row(v->rows, s)) {
+        WHY("seal %lld at seq %lld in audit.db differs from the checkpoint"
+            " %s/%s: it was replaced", (long long) s->id,
+            (long long) sqlite3_column_int64(v->rows, 1), v->o->archive_dir,
+            CP_CKPT_FILE);
+        return -1;
+    }
+    next_row(v);
+    return 0;
+}
 
-        if (id > n + 1 && (size_t) n < v->ck.nseals) {
-            WHY("seal %lld of the checkpoint is missing from audit.db: it"
-                " was removed", (long long) n + 1);
-            rc = -1;
-        } else if (id != n + 1 || (size_t) n >= v->ck.nseals) {
-            WHY("seal %lld in audit.db is not in the checkpoint %s/%s",
-                (long long) id, v->o->archive_dir, CP_CKPT_FILE);
-            rc = -1;
-        } else if (!same_row(st, &v->ck.seals[n])) {
-            WHY("seal %lld at seq %lld in audit.db differs from the"
-                " checkpoint %s/%s: it was replaced", (long long) id,
-                (long long) sqlite3_column_int64(st, 1), v->o->archive_dir,
-                CP_CKPT_FILE);
-            rc = -1;
-        }
-        n++;
+static int
+on_seal(void *arg, const cp_seal_t *s)
+{
+    verify_t   *v = arg;
+    seal_ref_t *r;
+
+    if (check_link(v, s, v->nseals ? &v->last : NULL) != 0
+        || check_row(v, s) != 0)
+    {
+        return -1;
     }
-    sqlite3_finalize(st);
-    if (rc == 0 && n + 1 < (int64_t) v->ck.nseals) {
-        WHY("seal %lld of the checkpoint is missing from audit.db",
-            (long long) n + 1);
-        rc = -1;
+    if (grow((void **) &v->seals, v->nseals, &v->scap, sizeof(*r)) != 0) {
+        WHY("out of memory");
+        return -1;
     }
-    return rc;
+    r = &v->seals[v->nseals++];
+    r->id = s->id;
+    r->seq = s->seq;
+    memcpy(r->head, s->head, CP_AUDIT_HASH_LEN);
+    r->checked = 0;
+    v->last = *s;
+    return 0;
+}
+
+static int
+on_archive(void *arg, const cp_ckpt_archive_t *a)
+{
+    verify_t *v = arg;
+
+    if (grow((void **) &v->archives, v->narchives, &v->acap, sizeof(*a))
+        != 0)
+    {
+        WHY("out of memory");
+        return -1;
+    }
+    v->archives[v->narchives++] = *a;
+    return 0;
 }
 
 static int64_t
@@ -298,14 +362,14 @@ verify_retention(verify_t *v, sqlite3 *adb)
         WHY("audit.db: cannot read audit_archives");
         return -1;
     }
-    for (size_t i = 0; rc == 0 && i < v->ck.narchives; i++) {
-        const cp_ckpt_archive_t *a = &v->ck.archives[i];
+    for (size_t i = 0; rc == 0 && i < v->narchives; i++) {
+        const cp_ckpt_archive_t *a = &v->archives[i];
         int64_t                  day = day_number(a->day);
         int                      later = 0;
 
         /* a day written again after a crash: its last line counts */
-        for (size_t k = i + 1; k < v->ck.narchives; k++) {
-            later |= strcmp(v->ck.archives[k].day, a->day) == 0;
+        for (size_t k = i + 1; k < v->narchives; k++) {
+            later |= strcmp(v->archives[k].day, a->day) == 0;
         }
         if (later || day < keep_from) {
             continue;
@@ -361,18 +425,26 @@ verify_retention(verify_t *v, sqlite3 *adb)
     return rc;
 }
 
+/* the checkpoint, seal by seal, with audit.db's seal rows in step */
 static int
 read_checkpoint(verify_t *v, sqlite3 *adb)
 {
-    char e[PATH_MAX + 128];
+    cp_ckpt_visit_t  vis = { on_seal, on_archive, v };
+    int              r;
 
-    if (cp_ckpt_read(v->o->archive_dir, &v->ck, e, sizeof(e)) != 0) {
-        WHY("%s", e);
+    v->rows = cp_db_prepare(adb, "SELECT id, seq, head_hash, kid, alg,"
+                                 " signature, sealed_ms, prev_digest"
+                                 " FROM audit_seals ORDER BY id");
+    if (v->rows == NULL) {
+        WHY("audit.db: cannot read the seals");
         return -1;
     }
-    if (!v->ck.exists
-        && cp_db_int(adb, "SELECT count(*) FROM audit_seals", 0) > 0)
-    {
+    next_row(v);
+    r = cp_ckpt_scan(v->o->archive_dir, &vis, v->why, v->why_size);
+    if (r < 0) {
+        return -1;
+    }
+    if (r == 0 && !v->rows_done) {
         if (cp_db_int(adb, "SELECT count(*) FROM audit_seals"
                            " WHERE prev_digest IS NOT NULL", 0) > 0)
         {
@@ -386,12 +458,17 @@ read_checkpoint(verify_t *v, sqlite3 *adb)
         }
         return -1;
     }
-    v->checked = calloc(v->ck.nseals + 1, 1);
-    if (v->checked == NULL) {
-        WHY("out of memory");
+    if (!v->rows_done) {
+        WHY("seal %lld in audit.db is not in the checkpoint %s/%s",
+            (long long) v->row_id, v->o->archive_dir, CP_CKPT_FILE);
         return -1;
     }
-    v->sealed_seq = v->ck.nseals ? v->ck.seals[v->ck.nseals - 1].seq : -1;
+    if (v->db_missing != 0 && v->db_missing < (int64_t) v->nseals) {
+        WHY("seal %lld of the checkpoint is missing from audit.db",
+            (long long) v->db_missing);
+        return -1;
+    }
+    v->sealed_seq = v->nseals ? v->seals[v->nseals - 1].seq : -1;
     return 0;
 }
 
@@ -459,8 +536,7 @@ cp_audit_verify(sqlite3 *adb, const cp_audit_verify_opts_t *o,
     sqlite3_finalize(st);
     st = NULL;
 
-    if (read_checkpoint(v, adb) != 0 || verify_seal_chain(v) != 0
-        || verify_seal_rows(v, adb) != 0 || verify_retention(v, adb) != 0)
+    if (read_checkpoint(v, adb) != 0 || verify_retention(v, adb) != 0)
     {
         goto done;
     }
@@ -520,14 +596,13 @@ cp_audit_verify(sqlite3 *adb, const cp_audit_verify_opts_t *o,
             (long long) v->last_seq);
         goto done;
     }
-    for (size_t i = 0; i < v->ck.nseals; i++) {
+    for (size_t i = 0; i < v->nseals; i++) {
         /* seq 0 seals an empty chain; the records of a seal older than the
          * oldest archive kept are gone (legal retention, checked above):
          * only its signature can still be checked */
-        if (!v->checked[i] && v->ck.seals[i].seq > start_seq) {
+        if (!v->seals[i].checked && v->seals[i].seq > start_seq) {
             WHY("seal %lld at seq %lld: no such record in the chain",
-                (long long) v->ck.seals[i].id,
-                (long long) v->ck.seals[i].seq);
+                (long long) v->seals[i].id, (long long) v->seals[i].seq);
             goto done;
         }
     }
@@ -535,14 +610,15 @@ cp_audit_verify(sqlite3 *adb, const cp_audit_verify_opts_t *o,
         goto done;
     }
     res->records = v->records;
-    res->seals = (int64_t) v->ck.nseals;
+    res->seals = (int64_t) v->nseals;
     rc = 0;
 
 done:
     sqlite3_finalize(st);
     sqlite3_exec(adb, "COMMIT", NULL, NULL, NULL);
     cp_audit_archive_set_trust(NULL, NULL);
-    cp_ckpt_free(&v->ck);
-    free(v->checked);
+    sqlite3_finalize(v->rows);
+    free(v->seals);
+    free(v->archives);
     return rc;
 }

@@ -4,6 +4,7 @@
  */
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -483,8 +484,13 @@ cp_health_open(const char *path, int create, const char **why)
 
     /* 16 KB pages hold six day rows of summaries where 4 KB pages hold
      * one and waste the rest; the size can only be chosen before the
-     * file switches to WAL, so a new file is made here first */
+     * file switches to WAL, so a new file is made here first (an empty
+     * file is a new database to SQLite: owner-only from the start) */
     if (create && access(path, F_OK) != 0) {
+        if (cp_db_private(path) != 0) {
+            *why = strerror(errno);
+            return NULL;
+        }
         if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE
                                        | SQLITE_OPEN_CREATE, NULL)
                 != SQLITE_OK

@@ -43,6 +43,13 @@ int cp_snapshot_compile(sqlite3 *db, const cp_snapshot_opts_t *opts,
 void cp_snapshot_free(cp_snapshot_t *snap);
 
 /*
+ * Snapshot and control files hold providers' upstream credentials: the
+ * owner writes them, the nginx workers read them through the gateway
+ * group (snapshots/ is set-group-id), nobody else.
+ */
+#define CP_SNAPSHOT_MODE  0640
+
+/*
  * Publish into dir (snapshots/): snap.<gen>.tmp, fsync, verify with the
  * module's reader, rename to snap.<gen>, fsync dir, then store the
  * generation in dir/current.  0 on success; -1 with err.

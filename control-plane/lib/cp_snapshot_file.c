@@ -253,11 +253,14 @@ control_map(const char *dir, int create)
         return NULL;
     }
     fd = open(path, (create ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC,
-              0644);
+              CP_SNAPSHOT_MODE);
     if (fd < 0) {
         return NULL;
     }
-    if (fstat(fd, &sb) != 0) {
+    /* the mode whatever the umask, and on a file an older release made */
+    if (fstat(fd, &sb) != 0
+        || (create && fchmod(fd, CP_SNAPSHOT_MODE) != 0))
+    {
         close(fd);
         return NULL;
     }
@@ -365,14 +368,15 @@ cp_snapshot_publish(const char *dir, const cp_snapshot_t *snap, char *err,
         return -1;
     }
 
-    /* workers run as another user: the file is world-readable, and the
-     * upstream credentials in it are readable by whoever runs nginx */
-    fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* workers run as another user: they read it through the gateway
+     * group, the mode set before a byte of the credentials is written */
+    fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, CP_SNAPSHOT_MODE);
     if (fd < 0) {
         snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
         return -1;
     }
-    if (fchmod(fd, 0644) != 0 || write_all(fd, snap->data, snap->size) != 0
+    if (fchmod(fd, CP_SNAPSHOT_MODE) != 0
+        || write_all(fd, snap->data, snap->size) != 0
         || fsync(fd) != 0)
     {
         snprintf(err, err_size, "%s: %s", tmp, strerror(errno));

@@ -1,8 +1,46 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cp_store.h"
 #include "cp_util.h"
 #include "lgsp_migrations.h"
+
+/*
+ * SQLite makes a new database with 0644 less the umask, and its -wal and
+ * -shm with the database's mode: the file made here first, 0600, is what
+ * they all take.  Files an older release made are tightened too.
+ */
+int
+cp_db_private(const char *path)
+{
+    static const char *const  sidecars[] = { "-wal", "-shm", "-journal" };
+    char                      side[PATH_MAX + 64];
+    int                       fd, rc;
+
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, CP_DB_MODE);
+    if (fd < 0) {
+        return -1;
+    }
+    rc = fchmod(fd, CP_DB_MODE);
+    close(fd);
+    for (size_t i = 0; rc == 0 && i < sizeof(sidecars) / sizeof(sidecars[0]);
+         i++)
+    {
+        if (cp_path(side, sizeof(side), "%s%s", path, sidecars[i]) != 0) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        if (chmod(side, CP_DB_MODE) != 0 && errno != ENOENT) {
+            rc = -1;
+        }
+    }
+    return rc;
+}
 
 sqlite3 *
 cp_db_open(const char *path, int create)
@@ -11,6 +49,10 @@ cp_db_open(const char *path, int create)
     int      flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 
     if (create) {
+        if (cp_db_private(path) != 0) {
+            cp_err("%s: %s", path, strerror(errno));
+            return NULL;
+        }
         flags |= SQLITE_OPEN_CREATE;
     }
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {

@@ -3,8 +3,15 @@
 
 #include <sqlite3.h>
 
-/* Open an LGSP SQLite file: WAL, busy timeout, foreign keys. */
+/* Open an LGSP SQLite file: WAL, busy timeout, foreign keys.  create:
+ * made if missing, and owner-only (cp_db_private) either way. */
 sqlite3 *cp_db_open(const char *path, int create);
+
+/* Databases hold credentials and the audit trail: make path if missing
+ * and bring it and its -wal/-shm to CP_DB_MODE, whatever the umask.
+ * 0, or -1 with errno. */
+#define CP_DB_MODE  0600
+int cp_db_private(const char *path);
 
 /* Apply every migration this program knows, one transaction each.
  * Refuses (-1, message in *why) a database newer than the program. */

@@ -181,6 +181,11 @@ cp_write_file_atomic(const char *path, const void *data, size_t len, int mode)
     if (fd < 0) {
         return -1;
     }
+    /* the mode before the data: a stale tmp keeps the mode it had, the
+     * umask may have narrowed a new one */
+    if (fchmod(fd, (mode_t) mode) != 0) {
+        goto fail;
+    }
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0) {
@@ -192,7 +197,7 @@ cp_write_file_atomic(const char *path, const void *data, size_t len, int mode)
         p += n;
         len -= (size_t) n;
     }
-    if (fchmod(fd, (mode_t) mode) != 0 || fsync(fd) != 0) {
+    if (fsync(fd) != 0) {
         goto fail;
     }
     if (close(fd) != 0) {

@@ -95,9 +95,17 @@ lgsp_spool_open_segment(lgsp_spool_t *sp)
         return -1;
     }
 
-    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, LGSP_SPOOL_MODE);
     if (fd == -1) {
         return -1;
+    }
+
+    /* lgspd, the other user of the gateway group (spool/ is set-group-id),
+     * marks segments ingested and sealed: group read-write, whatever the
+     * umask nginx was started with */
+    if (fchmod(fd, LGSP_SPOOL_MODE) != 0) {
+        err = errno;
+        goto failed;
     }
 
     /* the blocks exist now, so a later store into the mapping cannot fail

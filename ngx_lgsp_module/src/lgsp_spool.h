@@ -20,6 +20,7 @@
 #include "lgsp_audit.h"
 
 #define LGSP_SPOOL_PATH_MAX  4096
+#define LGSP_SPOOL_MODE      0660     /* segments: worker and lgspd */
 
 typedef struct {
     char                      dir[LGSP_SPOOL_PATH_MAX];

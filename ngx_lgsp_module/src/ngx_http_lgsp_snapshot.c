@@ -24,8 +24,9 @@
 #include "lgsp_jwt.h"
 
 
-#define NGX_HTTP_LGSP_SNAPSHOT_TICK   100      /* ms */
-#define NGX_HTTP_LGSP_ZONE_SIZE       (64 * 1024)
+#define NGX_HTTP_LGSP_SNAPSHOT_TICK       100      /* ms */
+#define NGX_HTTP_LGSP_ZONE_SIZE           (64 * 1024)
+#define NGX_HTTP_LGSP_WORKER_FILE_ACCESS  0640     /* worker-<slot>.gen */
 
 
 struct ngx_http_lgsp_snapshot_map_s {
@@ -721,8 +722,10 @@ refused:
 
 /*
  * Tell who looks: the shared table (for /lgsp/status) and a one-line file
- * run/worker-<slot>.gen (for lgspctl status, which cannot read nginx's
- * shared memory).  The file is replaced by rename, never rewritten.
+ * run/workers/worker-<slot>.gen (for lgspctl status, which cannot read
+ * nginx's shared memory).  The file is replaced by rename, never
+ * rewritten.  run/workers/ is the one folder of run/ the workers may
+ * write; lgspctl reads the file through the gateway group.
  */
 
 static void
@@ -747,21 +750,27 @@ ngx_http_lgsp_snapshot_report(ngx_log_t *log)
         sh->workers[ngx_worker].generation = m->generation;
     }
 
-    ngx_snprintf(path, sizeof(path), "%V/run/worker-%ui.gen%Z",
+    ngx_snprintf(path, sizeof(path), "%V/run/workers/worker-%ui.gen%Z",
                  &ngx_http_lgsp_snapshot_lmcf->home, ngx_worker);
-    ngx_snprintf(tmp, sizeof(tmp), "%V/run/worker-%ui.gen.%P%Z",
+    ngx_snprintf(tmp, sizeof(tmp), "%V/run/workers/worker-%ui.gen.%P%Z",
                  &ngx_http_lgsp_snapshot_lmcf->home, ngx_worker, ngx_pid);
 
     p = ngx_snprintf(line, sizeof(line), "%P %uL %L\n", ngx_pid,
                      m->generation, now_ms);
 
     fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
-                       NGX_FILE_DEFAULT_ACCESS);
+                       NGX_HTTP_LGSP_WORKER_FILE_ACCESS);
     if (fd == NGX_INVALID_FILE) {
+        /* a home laid out by an older lgspctl init has no run/workers/ */
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      ngx_open_file_n " \"%s\" failed", tmp);
         return;
     }
 
-    if (ngx_write_fd(fd, line, p - line) != p - line) {
+    /* readable by the group whatever the umask nginx was started with */
+    if (fchmod(fd, NGX_HTTP_LGSP_WORKER_FILE_ACCESS) == -1
+        || ngx_write_fd(fd, line, p - line) != p - line)
+    {
         ngx_close_file(fd);
         ngx_delete_file(tmp);
         return;

@@ -29,6 +29,44 @@ make_seal(cp_seal_t *s, int64_t id)
     memset(s->sig, 0x5c, s->sig_len);
 }
 
+/* what a scan met, kept whole for the comparisons */
+typedef struct {
+    cp_seal_t          seals[8];
+    size_t             nseals;
+    cp_ckpt_archive_t  archives[4];
+    size_t             narchives;
+} seen_t;
+
+static int
+on_seal(void *arg, const cp_seal_t *s)
+{
+    seen_t *c = arg;
+
+    ck_assert_uint_lt(c->nseals, 8);
+    c->seals[c->nseals++] = *s;
+    return 0;
+}
+
+static int
+on_archive(void *arg, const cp_ckpt_archive_t *a)
+{
+    seen_t *c = arg;
+
+    ck_assert_uint_lt(c->narchives, 4);
+    c->archives[c->narchives++] = *a;
+    return 0;
+}
+
+static int
+scan(const char *dir, seen_t *c)
+{
+    cp_ckpt_visit_t vis = { on_seal, on_archive, c };
+    char            why[256];
+
+    memset(c, 0, sizeof(*c));
+    return cp_ckpt_scan(dir, &vis, why, sizeof(why));
+}
+
 static char *
 tmp_dir(void)
 {
@@ -54,7 +92,7 @@ START_TEST(round_trip)
     char              *dir = tmp_dir(), why[256], path[128];
     cp_seal_t          s1, s2, last;
     cp_ckpt_archive_t  a;
-    cp_ckpt_t          c;
+    seen_t             c;
     struct stat        st;
     int                exists;
 
@@ -77,8 +115,7 @@ START_TEST(round_trip)
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_mode & 07777, 0640);
 
-    ck_assert_int_eq(cp_ckpt_read(dir, &c, why, sizeof(why)), 0);
-    ck_assert_int_eq(c.exists, 1);
+    ck_assert_int_eq(scan(dir, &c), 1);
     ck_assert_uint_eq(c.nseals, 2);
     ck_assert_uint_eq(c.narchives, 1);
     ck_assert_mem_eq(&c.seals[0], &s1, sizeof(s1));
@@ -87,7 +124,6 @@ START_TEST(round_trip)
     ck_assert_int_eq(c.archives[0].last_seq, 150);
     ck_assert_int_eq(c.archives[0].created_ms, 1764800000123LL);
     ck_assert_str_eq(c.archives[0].manifest, a.manifest);
-    cp_ckpt_free(&c);
 
     ck_assert_int_eq(cp_ckpt_last_seal(dir, &last, &exists, why,
                                        sizeof(why)), 1);
@@ -102,15 +138,27 @@ START_TEST(round_trip)
         ck_assert_int_eq(write(fd, "seal 2 3 300 17", 15), 15);
         close(fd);
     }
-    ck_assert_int_eq(cp_ckpt_read(dir, &c, why, sizeof(why)), 0);
+    ck_assert_int_eq(scan(dir, &c), 1);
     ck_assert_uint_eq(c.nseals, 2);
-    cp_ckpt_free(&c);
     make_seal(&s1, 3);
     ck_assert_int_eq(cp_ckpt_append_seal(dir, &s1), 0);
-    ck_assert_int_eq(cp_ckpt_read(dir, &c, why, sizeof(why)), 0);
+    ck_assert_int_eq(scan(dir, &c), 1);
     ck_assert_uint_eq(c.nseals, 3);
     ck_assert_int_eq(c.seals[2].id, 3);
-    cp_ckpt_free(&c);
+
+    /* a malformed line in the middle stops the scan, naming it */
+    {
+        cp_ckpt_visit_t vis = { on_seal, on_archive, &c };
+        int             fd = open(path, O_WRONLY | O_APPEND);
+
+        ck_assert_int_eq(write(fd, "seal 2 x\n", 9), 9);
+        close(fd);
+        make_seal(&s1, 4);
+        ck_assert_int_eq(cp_ckpt_append_seal(dir, &s1), 0);
+        memset(&c, 0, sizeof(c));
+        ck_assert_int_eq(cp_ckpt_scan(dir, &vis, why, sizeof(why)), -1);
+        ck_assert_ptr_nonnull(strstr(why, ":5: not a checkpoint line"));
+    }
     rm_dir(dir);
 }
 END_TEST
@@ -118,14 +166,12 @@ END_TEST
 START_TEST(missing_file)
 {
     char      *dir = tmp_dir(), why[256];
-    cp_ckpt_t  c;
+    seen_t     c;
     cp_seal_t  s;
     int        exists = 1;
 
-    ck_assert_int_eq(cp_ckpt_read(dir, &c, why, sizeof(why)), 0);
-    ck_assert_int_eq(c.exists, 0);
+    ck_assert_int_eq(scan(dir, &c), 0);
     ck_assert_uint_eq(c.nseals, 0);
-    cp_ckpt_free(&c);
     ck_assert_int_eq(cp_ckpt_last_seal(dir, &s, &exists, why, sizeof(why)),
                      0);
     ck_assert_int_eq(exists, 0);

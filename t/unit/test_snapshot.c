@@ -459,7 +459,7 @@ START_TEST(publish_control_and_prune)
     ck_assert_int_eq(sb.st_size, LGSP_SNAP_CONTROL_SIZE);
     snprintf(path, sizeof(path), "%s/snap.6", dir);
     ck_assert_int_eq(stat(path, &sb), 0);
-    ck_assert_int_eq(sb.st_mode & 0777, 0644);
+    ck_assert_int_eq(sb.st_mode & 0777, CP_SNAPSHOT_MODE);
 
     /* a writer that died mid-write left a .tmp of a later generation */
     snprintf(path, sizeof(path), "%s/snap.9.tmp", dir);

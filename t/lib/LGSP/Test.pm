@@ -37,6 +37,8 @@ sub free_port {
 }
 
 # new(workers => N, start => 1): make a home; start lgspd and nginx.
+# control_user => 'lgsp' (as root): lgspd and lgspctl run as that user,
+# who owns the home, as under the systemd units; the harness stays root.
 sub new {
     my ($class, %o) = @_;
     my $self = bless {
@@ -47,14 +49,22 @@ sub new {
     }, $class;
     $self->{home} = tempdir('lgsp-t-XXXXXX', TMPDIR => 1,
                             CLEANUP => !$ENV{TEST_NGINX_LEAVE});
-    # nginx workers must reach the home (DESIGN "Pitfalls": mkdtemp is 0700)
-    chmod 0755, $self->{home};
+    # nginx workers must reach the home (DESIGN "Pitfalls": mkdtemp is
+    # 0700): lgspctl init (scripts/mkhome) makes it 0750 in the workers'
+    # group, lgsp-gw as root; mkhome fails, saying so, when a folder above
+    # it (TMPDIR) is closed to them.
     $ENV{LGSP_HOME} = $self->{home};
     $ENV{LGSP_OPERATOR} //= 'test-operator';
     local $ENV{LGSP_PORT} = $self->{port};
     local $ENV{LGSP_WORKERS} = $self->{workers};
     local $ENV{LGSP_CA_BUNDLE} = $o{ca_bundle} if $o{ca_bundle};
     system("$ROOT/scripts/mkhome") == 0 or die "mkhome failed";
+    if (my $u = $o{control_user}) {
+        my (undef, undef, $uid, $gid) = getpwnam($u) or die "no user $u";
+        # the owner changes, the groups stay (the gateway's where they are)
+        system('chown', '-R', $u, $self->{home}) == 0 or die "chown $u failed";
+        $self->{as} = ['setpriv', '--reuid', $uid, '--regid', $gid, '--init-groups'];
+    }
     push @all, $self;
     if ($o{start} // 1) {
         $self->start_lgspd;
@@ -84,7 +94,7 @@ sub _spawn {
 
 sub start_lgspd {
     my ($self) = @_;
-    $self->_spawn('lgspd', $LGSPD, '-H', $self->{home});
+    $self->_spawn('lgspd', @{ $self->{as} // [] }, $LGSPD, '-H', $self->{home});
     # the socket appears once it listens
     $self->wait_until(sub { -S "$self->{home}/run/lgspd.sock" }, 10)
         or die "lgspd did not start: " . $self->slurp("$self->{home}/lgspd.out");
@@ -157,7 +167,7 @@ sub run_tool {
     my $pid = fork // die;
     if ($pid == 0) {
         open STDIN, '<', $in; open STDOUT, '>', $out; open STDERR, '>', $err;
-        exec $bin, @args or die;
+        exec @{ $self->{as} // [] }, $bin, @args or die;
     }
     waitpid $pid, 0;
     return ($? >> 8, $self->slurp($out), $self->slurp($err));
