@@ -17,6 +17,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use LGSP::Test;
 use LGSP::Demo;
+use LGSP::Jose;
 
 my $t = LGSP::Test->new(workers => 2, start => 0);
 my $home = $t->home;
@@ -53,33 +54,7 @@ sub spew { my ($f, $s) = @_; open my $fh, '>', "$f.tmp" or die; print $fh $s; cl
            rename "$f.tmp", $f or die }
 
 # header and claims as given, signed with an RSA or EC key file
-sub sign {
-    my ($hdr, $claims, $keyfile) = @_;
-    my $in = (ref $hdr ? encode_base64url(encode_json($hdr)) : $hdr) . '.'
-           . (ref $claims ? encode_base64url(encode_json($claims)) : $claims);
-    spew("$home/sign.in", $in);
-    my $sig = `openssl dgst -sha256 -sign $keyfile $home/sign.in`;
-    die 'openssl dgst failed' if $?;
-    $sig = es256_raw($sig) if ($hdr->{alg} // '') eq 'ES256';
-    return "$in." . encode_base64url($sig);
-}
-
-# an ECDSA DER signature (SEQUENCE of two INTEGERs) as JWS r || s
-sub es256_raw {
-    my ($der) = @_;
-    my @b = unpack 'C*', $der;
-    my $i = 2;
-    my @out;
-    for (1 .. 2) {
-        my $len = $b[$i + 1];
-        my @n = @b[$i + 2 .. $i + 1 + $len];
-        shift @n while @n > 32;
-        unshift @n, 0 while @n < 32;
-        push @out, @n;
-        $i += 2 + $len;
-    }
-    return pack 'C*', @out;
-}
+sub sign { LGSP::Jose::sign($home, @_) }
 
 my $c = LGSP::Demo::claims($tok);
 my %base = %$c;
@@ -260,20 +235,8 @@ system("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out $home/
 system("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $home/ext2.pem 2>/dev/null") == 0
     or die;
 
-sub rsa_jwk {
-    my ($file, $kid) = @_;
-    my ($hex) = `openssl rsa -in $file -noout -modulus 2>/dev/null` =~ /Modulus=([0-9A-F]+)/;
-    return { kty => 'RSA', kid => $kid, use => 'sig', alg => 'RS256',
-             n => encode_base64url(pack('H*', $hex)), e => 'AQAB' };
-}
-
-sub ec_jwk {
-    my ($file, $kid) = @_;
-    my $der = `openssl pkey -in $file -pubout -outform DER 2>/dev/null`;
-    my $pt = substr($der, -64);
-    return { kty => 'EC', crv => 'P-256', kid => $kid,
-             x => encode_base64url(substr($pt, 0, 32)), y => encode_base64url(substr($pt, 32)) };
-}
+sub rsa_jwk { LGSP::Jose::rsa_jwk(@_) }
+sub ec_jwk { LGSP::Jose::ec_jwk(@_) }
 
 spew("$home/jwks.json", encode_json({ keys => [rsa_jwk("$home/ext1.pem", 'ext-1')] }));
 spew("$home/jwks.mode", 'ok');

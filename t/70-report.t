@@ -178,7 +178,7 @@ my @csv = split /\n/, report('monthly', '--date', '2026-03-01', '--format', 'csv
 is($csv[0], 'consumer_org,provider_org,service,version,calls,successes,failures,denied,'
           . 'p50_ms,p95_ms,p99_ms,bytes_in,bytes_out,denials', 'CSV header');
 is(scalar(@csv) - 1, scalar @{ $month->{rows} }, 'a CSV line per row');
-my ($line) = grep { /^H26\.108,H26\.107,citizen,v1,/ } @csv;
+my ($line) = grep { /^"H26\.108","H26\.107","citizen","v1",/ } @csv;
 my ($jrow) = grep { $_->{consumer_org} eq 'H26.108' && $_->{version} eq 'v1'
                     && $_->{service} eq 'citizen' } @{ $month->{rows} };
 my @f = split /,/, $line, -1;

@@ -159,9 +159,8 @@ agency_add(ctl_t *ctl, int argc, char **argv)
                           aliases[i]);
         }
     }
-    if (cp_valid_text(name, CP_TEXT_MAX) != 0) {
-        return cp_bad("agency add: --name must be 1..%d characters without"
-                      " control characters", CP_TEXT_MAX);
+    if (cp_text_arg("agency add", "--name", name, CP_TEXT_MAX, 0) != 0) {
+        return CP_EXIT_USAGE;
     }
 
     if (cp_tx_begin(ctl->db) != 0) {
@@ -265,9 +264,8 @@ agency_rename(ctl_t *ctl, int argc, char **argv)
     {
         return CP_EXIT_USAGE;
     }
-    if (name != NULL && cp_valid_text(name, CP_TEXT_MAX) != 0) {
-        return cp_bad("agency rename: --name must be 1..%d characters without"
-                      " control characters", CP_TEXT_MAX);
+    if (cp_text_arg("agency rename", "--name", name, CP_TEXT_MAX, 0) != 0) {
+        return CP_EXIT_USAGE;
     }
 
     if (cp_tx_begin(ctl->db) != 0) {
@@ -362,9 +360,10 @@ agency_close(ctl_t *ctl, int argc, char **argv)
     if (check_code("agency close", code)) {
         return CP_EXIT_USAGE;
     }
-    if (cp_valid_text(reason, CP_TEXT_MAX) != 0) {
-        return cp_bad("agency close: --reason must be 1..%d characters"
-                      " without control characters", CP_TEXT_MAX);
+    if (cp_text_arg("agency close", "--reason", reason, CP_TEXT_MAX, 0)
+        != 0)
+    {
+        return CP_EXIT_USAGE;
     }
     if (cp_tx_begin(ctl->db) != 0) {
         return CP_EXIT_REFUSED;

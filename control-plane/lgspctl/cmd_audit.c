@@ -18,6 +18,7 @@
 #include "cp_audit_seal.h"
 #include "cp_audit_archive.h"
 #include "cp_store.h"
+#include "cp_text.h"
 #include "cp_time.h"
 #include "cp_util.h"
 #include "lgsp_spool.h"
@@ -85,7 +86,8 @@ filter_match(const audit_filter_t *f, const cp_audit_row_t row)
 /* -------------------------------------------------------------- output */
 
 /* texts are printable ASCII (the spool writer makes them so); quotes and
- * backslashes are all JSON needs escaped, doubled quotes all CSV does */
+ * backslashes are all JSON needs escaped; CSV gets cp_csv_write, which
+ * also keeps a request id like "-2+3" from running as a formula */
 static void
 put_json_text(const cp_audit_val_t *v)
 {
@@ -101,19 +103,6 @@ put_json_text(const cp_audit_val_t *v)
         } else {
             putchar(c);
         }
-    }
-    putchar('"');
-}
-
-static void
-put_csv_text(const cp_audit_val_t *v)
-{
-    putchar('"');
-    for (size_t i = 0; i < v->len; i++) {
-        if (v->s[i] == '"') {
-            putchar('"');
-        }
-        putchar(v->s[i]);
     }
     putchar('"');
 }
@@ -181,7 +170,7 @@ out_row(void *ctx, const cp_audit_row_t row,
     case OUT_CSV:
         for (int c = 0; c < CP_AUDIT_NCOLS; c++) {
             if (cp_audit_cols[c].is_text) {
-                put_csv_text(&row[c]);
+                cp_csv_write(stdout, row[c].s, row[c].len);
             } else {
                 printf("%lld", (long long) row[c].i);
             }

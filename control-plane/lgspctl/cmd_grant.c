@@ -371,9 +371,7 @@ grant_suspend_resume(ctl_t *ctl, int argc, char **argv, int suspend)
     if (parse_id(what, argv[optind], &id)) {
         return usage();
     }
-    if (cp_valid_text(reason, CP_TEXT_MAX) != 0) {
-        cp_bad("%s: --reason must be 1..%d characters without control"
-               " characters", what, CP_TEXT_MAX);
+    if (cp_text_arg(what, "--reason", reason, CP_TEXT_MAX, 0) != 0) {
         return usage();
     }
     if ((rc = begin_grant(ctl, id, state, sizeof(state))) != 0) {
@@ -426,9 +424,9 @@ grant_revoke(ctl_t *ctl, int argc, char **argv)
     if (optind + 1 != argc || parse_id("grant revoke", argv[optind], &id)) {
         return usage();
     }
-    if (reason != NULL && cp_valid_text(reason, CP_TEXT_MAX) != 0) {
-        cp_bad("grant revoke: --reason must be 1..%d characters without"
-               " control characters", CP_TEXT_MAX);
+    if (cp_text_arg("grant revoke", "--reason", reason, CP_TEXT_MAX, 0)
+        != 0)
+    {
         return usage();
     }
     if ((rc = begin_grant(ctl, id, state, sizeof(state))) != 0) {

@@ -231,7 +231,11 @@ issuer_add(ctl_t *ctl, int argc, char **argv)
         }
         snprintf(source, sizeof(source), "%s", src);
     } else {
-        /* lgspd rereads it from wherever it runs: keep the full path */
+        /* lgspd rereads it from wherever it runs: keep the full path,
+         * text as any other that is stored and listed */
+        if (cp_text_arg("issuer add", "--jwks", src, PATH_MAX, 0) != 0) {
+            return usage();
+        }
         if (realpath(src, source) == NULL) {
             return cp_refuse(NULL, "issuer add: %s: %s", src,
                              strerror(errno));

@@ -23,6 +23,7 @@
 #include "cp_keys.h"
 #include "cp_store.h"
 #include "cp_util.h"
+#include "cp_valid.h"
 
 static int
 key_changelog(ctl_t *ctl, long long id, const char *kid, const char *action,
@@ -192,6 +193,9 @@ key_revoke(ctl_t *ctl, int argc, char **argv)
         reason = optarg;
     }
     if (optind != argc - 1 || reason == NULL || reason[0] == '\0') {
+        return CP_EXIT_USAGE;
+    }
+    if (cp_text_arg("key revoke", "--reason", reason, CP_TEXT_MAX, 0) != 0) {
         return CP_EXIT_USAGE;
     }
     kid = argv[optind];

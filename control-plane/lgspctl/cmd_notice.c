@@ -186,19 +186,14 @@ notice_add(ctl_t *ctl, int argc, char **argv)
         cp_bad("notice add: --end must be after --start");
         return usage();
     }
-    if (strlen(text) > NOTICE_TEXT_MAX || cp_valid_text(text, NOTICE_TEXT_MAX))
-    {
-        cp_bad("notice add: --text must be 1..%d characters without control"
-               " characters", NOTICE_TEXT_MAX);
+    if (cp_text_arg("notice add", "--text", text, NOTICE_TEXT_MAX, 0) != 0) {
         return usage();
     }
     if (force != (reason != NULL)) {
         cp_bad("notice add: --force and --reason go together");
         return usage();
     }
-    if (reason != NULL && cp_valid_text(reason, CP_TEXT_MAX) != 0) {
-        cp_bad("notice add: --reason must be 1..%d characters without"
-               " control characters", CP_TEXT_MAX);
+    if (cp_text_arg("notice add", "--reason", reason, CP_TEXT_MAX, 0) != 0) {
         return usage();
     }
     if (target != NULL && cp_parse_route(target, 1, code, ver) != 0) {

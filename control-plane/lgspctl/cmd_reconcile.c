@@ -24,6 +24,7 @@
 #include "cp_audit.h"
 #include "cp_cli.h"
 #include "cp_store.h"
+#include "cp_text.h"
 #include "cp_time.h"
 #include "cp_util.h"
 
@@ -112,11 +113,15 @@ split_csv(char *line, char **f, int max)
     return n;
 }
 
+/* "FILE:LINE: what", the partner's text in it escaped for the terminal */
 static int
 bad_line(const rc_t *rc, long line, const char *fmt, const char *arg)
 {
+    char shown[4 * RC_LINE_MAX + 4];
+
+    cp_term_escape(shown, sizeof(shown), arg, strlen(arg));
     fprintf(stderr, "lgspctl: %s:%ld: ", rc->file, line);
-    fprintf(stderr, fmt, arg);
+    fprintf(stderr, fmt, shown);
     fputc('\n', stderr);
     return CP_EXIT_USAGE;
 }

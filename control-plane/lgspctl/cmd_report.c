@@ -17,6 +17,7 @@
 #include "cp_audit_summary.h"
 #include "cp_cli.h"
 #include "cp_store.h"
+#include "cp_text.h"
 #include "cp_time.h"
 #include "cp_util.h"
 #include "lgsp_spool.h"
@@ -354,21 +355,33 @@ denials_text(const report_row_t *r, char sep, char eq, char *out,
     }
 }
 
+/* a text column and its comma: one writer for every CSV of lgspctl */
+static void
+csv_text(const char *s)
+{
+    cp_csv_write(stdout, s, strlen(s));
+    putchar(',');
+}
+
 static void
 print_csv_row(const report_row_t *r)
 {
     char  reasons[1024];
 
     denials_text(r, ';', ':', reasons, sizeof(reasons));
-    /* codes are [A-Za-z0-9._-]: nothing to quote */
-    printf("%s,%s,%s,%s,%lld,%lld,%lld,%lld,%.3f,%.3f,%.3f,%lld,%lld,%s\n",
-           r->consumer_org, r->provider_org, r->service, r->version,
+    csv_text(r->consumer_org);
+    csv_text(r->provider_org);
+    csv_text(r->service);
+    csv_text(r->version);
+    printf("%lld,%lld,%lld,%lld,%.3f,%.3f,%.3f,%lld,%lld,",
            (long long) r->calls, (long long) r->successes,
            (long long) r->failures, (long long) r->denials,
            cp_latency_percentile(r->hist, r->max_duration_us, 0.50) / 1000.0,
            cp_latency_percentile(r->hist, r->max_duration_us, 0.95) / 1000.0,
            cp_latency_percentile(r->hist, r->max_duration_us, 0.99) / 1000.0,
-           (long long) r->bytes_in, (long long) r->bytes_out, reasons);
+           (long long) r->bytes_in, (long long) r->bytes_out);
+    cp_csv_write(stdout, reasons, strlen(reasons));
+    putchar('\n');
 }
 
 static void

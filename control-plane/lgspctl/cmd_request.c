@@ -79,23 +79,6 @@ parse_id(const char *what, const char *arg, long long *id)
     return 0;
 }
 
-static int
-valid_long_text(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > PURPOSE_MAX) {
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static cJSON *
 request_json(sqlite3 *db, long long id, const cp_holidays_t *h, int64_t now)
 {
@@ -267,11 +250,12 @@ request_add(ctl_t *ctl, int argc, char **argv)
         cp_bad("request add: --service \"%s\": expected CODE/VERSION", route);
         goto out;
     }
-    if (valid_long_text(purpose) != 0
-        || (scope != NULL && valid_long_text(scope) != 0))
+    /* a purpose and a scope may run over lines */
+    if (cp_text_arg("request add", file ? "/purpose" : "--purpose", purpose,
+                    PURPOSE_MAX, CP_TEXT_LINES) != 0
+        || cp_text_arg("request add", file ? "/scope" : "--scope", scope,
+                       PURPOSE_MAX, CP_TEXT_LINES) != 0)
     {
-        cp_bad("request add: purpose and scope must be 1..%d characters"
-               " without control characters", PURPOSE_MAX);
         goto out;
     }
 
@@ -634,9 +618,7 @@ request_approve(ctl_t *ctl, int argc, char **argv)
     if (parse_id("request approve", argv[optind], &id) != 0) {
         return usage();
     }
-    if (by != NULL && cp_valid_text(by, CP_TEXT_MAX) != 0) {
-        cp_bad("request approve: --by must be 1..%d characters without"
-               " control characters", CP_TEXT_MAX);
+    if (cp_text_arg("request approve", "--by", by, CP_TEXT_MAX, 0) != 0) {
         return usage();
     }
     if (!has_burst) {
@@ -755,11 +737,10 @@ request_reject(ctl_t *ctl, int argc, char **argv)
     if (parse_id("request reject", argv[optind], &id) != 0) {
         return usage();
     }
-    if (cp_valid_text(reason, CP_TEXT_MAX) != 0
-        || (by != NULL && cp_valid_text(by, CP_TEXT_MAX) != 0))
+    if (cp_text_arg("request reject", "--reason", reason, CP_TEXT_MAX, 0)
+            != 0
+        || cp_text_arg("request reject", "--by", by, CP_TEXT_MAX, 0) != 0)
     {
-        cp_bad("request reject: --reason and --by must be 1..%d characters"
-               " without control characters", CP_TEXT_MAX);
         return usage();
     }
     if ((rc = begin_open(ctl, id, &r)) != 0) {

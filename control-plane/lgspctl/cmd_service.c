@@ -507,9 +507,10 @@ service_add_checked(ctl_t *ctl, const char *code, const char *provider,
         return cp_bad("service add: --version \"%s\": a version is"
                       " [A-Za-z0-9][A-Za-z0-9._-]{0,31}", version);
     }
-    if (cp_valid_text(name, CP_TEXT_MAX) != 0) {
-        return cp_bad("service add: --name must be 1..%d characters without"
-                      " control characters", CP_TEXT_MAX);
+    if (cp_text_arg("service add", form ? "/service/name" : "--name", name,
+                    CP_TEXT_MAX, 0) != 0)
+    {
+        return CP_EXIT_USAGE;
     }
     if (cp_valid_system_id(provider) != 0) {
         return cp_bad("service add: --provider \"%s\" is not a system id",
@@ -814,9 +815,8 @@ service_check_force(const char *what, int force, const char *reason)
     if (!force && reason != NULL) {
         return cp_bad("%s: --reason goes with --force", what);
     }
-    if (reason != NULL && cp_valid_text(reason, CP_TEXT_MAX) != 0) {
-        return cp_bad("%s: --reason must be 1..%d characters without"
-                      " control characters", what, CP_TEXT_MAX);
+    if (cp_text_arg(what, "--reason", reason, CP_TEXT_MAX, 0) != 0) {
+        return CP_EXIT_USAGE;
     }
     return 0;
 }
@@ -954,9 +954,7 @@ service_suspend_resume(ctl_t *ctl, int argc, char **argv, int suspend)
         cp_bad("%s: needs CODE[/VERSION] and --reason", what);
         return service_usage();
     }
-    if (cp_valid_text(reason, CP_TEXT_MAX) != 0) {
-        cp_bad("%s: --reason must be 1..%d characters without control"
-               " characters", what, CP_TEXT_MAX);
+    if (cp_text_arg(what, "--reason", reason, CP_TEXT_MAX, 0) != 0) {
         return service_usage();
     }
     rc = service_begin_route(ctl, what, argv[optind], 1, &s, &v, route,

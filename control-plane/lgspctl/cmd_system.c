@@ -103,9 +103,8 @@ system_add(ctl_t *ctl, int argc, char **argv)
     if (cp_valid_system_id(ident) != 0) {
         return bad_ident("system add", ident);
     }
-    if (cp_valid_text(name, CP_TEXT_MAX) != 0) {
-        return cp_bad("system add: --name must be 1..%d characters without"
-                      " control characters", CP_TEXT_MAX);
+    if (cp_text_arg("system add", "--name", name, CP_TEXT_MAX, 0) != 0) {
+        return CP_EXIT_USAGE;
     }
     if (health != NULL && cp_valid_url(health, why, sizeof(why)) != 0) {
         return cp_bad("system add: --health-url: %s", why);
@@ -414,9 +413,9 @@ system_commitment(ctl_t *ctl, int argc, char **argv)
         bad_ident("system commitment", ident);
         goto out;
     }
-    if (cp_valid_text(by, CP_TEXT_MAX) != 0) {
-        cp_bad("system commitment: --signed-by must be 1..%d characters"
-               " without control characters", CP_TEXT_MAX);
+    if (cp_text_arg("system commitment", file ? "/signer/name"
+                    : "--signed-by", by, CP_TEXT_MAX, 0) != 0)
+    {
         goto out;
     }
     if (cp_date_parse(date, &t) != 0) {
@@ -474,9 +473,8 @@ system_suspend_resume(ctl_t *ctl, int argc, char **argv, int suspend)
     if (cp_valid_system_id(ident) != 0) {
         return bad_ident(verb, ident);
     }
-    if (cp_valid_text(reason, CP_TEXT_MAX) != 0) {
-        return cp_bad("%s: --reason must be 1..%d characters without control"
-                      " characters", verb, CP_TEXT_MAX);
+    if (cp_text_arg(verb, "--reason", reason, CP_TEXT_MAX, 0) != 0) {
+        return CP_EXIT_USAGE;
     }
     if ((rc = begin_find(ctl, ident, &s)) != 0) {
         return rc;

@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "lgspctl.h"
+#include "cp_cli.h"
 #include "cp_store.h"
 #include "cp_util.h"
+#include "cp_valid.h"
 
 static const ctl_command_t commands[] = {
     { "init", "create the home, the registry and the first signing key",
@@ -124,7 +126,8 @@ static const ctl_command_t commands[] = {
       "lgspctl log [--since TIME]" },
     { "backup", "copy the registry while lgspd runs", cmd_backup,
       "lgspctl backup FILE" },
-    { "restore", "bring a backup back, keeping revocations since", cmd_restore,
+    { "restore", "bring a backup back, keeping final states and ids since",
+      cmd_restore,
       "lgspctl restore FILE" },
     { "status", "what the control plane sees", cmd_status,
       "lgspctl status [--json]" },
@@ -256,6 +259,7 @@ main(int argc, char **argv)
     ctl_t                ctl;
     const ctl_command_t *cmd;
     char                *args[256], dbdir[PATH_MAX];
+    const char          *op;
     int                  n = 0, rc;
 
     cp_progname = "lgspctl";
@@ -323,6 +327,15 @@ main(int argc, char **argv)
                      sizeof(ctl.keys_dir)) != 0)
     {
         cp_err("LGSP_HOME: path too long");
+        return CP_EXIT_USAGE;
+    }
+
+    /* it goes into the change log of every change */
+    op = getenv("LGSP_OPERATOR");
+    if (op != NULL && *op != '\0'
+        && cp_text_arg("environment", "$LGSP_OPERATOR", op,
+                       CP_TEXT_MAX, 0) != 0)
+    {
         return CP_EXIT_USAGE;
     }
 

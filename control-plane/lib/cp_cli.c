@@ -118,6 +118,18 @@ cp_bad(const char *fmt, ...)
 }
 
 int
+cp_text_arg(const char *what, const char *opt, const char *s, size_t max,
+            int flags)
+{
+    char why[96];
+
+    if (s == NULL || cp_valid_text(s, max, flags, why, sizeof(why)) == 0) {
+        return 0;
+    }
+    return cp_bad("%s: %s %s", what, opt, why);
+}
+
+int
 cp_read_upstream_header(const char *file, char *out, size_t size)
 {
     char    *buf, why[128];

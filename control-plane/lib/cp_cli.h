@@ -31,6 +31,11 @@ int cp_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Read an upstream credential header from a file or "-" (stdin), check
  * and normalise it into out.  0; CP_EXIT_REFUSED when it cannot be read;
  * CP_EXIT_USAGE when it is not one "Name: value" line (message printed). */
+/* A text argument checked by cp_valid_text() (NULL: not given, nothing to
+ * check): 0, or CP_EXIT_USAGE after "lgspctl: WHAT: OPT <why>". */
+int cp_text_arg(const char *what, const char *opt, const char *s,
+                size_t max, int flags);
+
 int cp_read_upstream_header(const char *file, char *out, size_t size);
 
 #endif /* CP_CLI_H */

@@ -7,6 +7,7 @@
 
 #include "cp_forms.h"
 #include "cp_jschema.h"
+#include "cp_text.h"
 #include "cp_util.h"
 #include "lgsp_form_schemas.h"
 
@@ -21,6 +22,53 @@ schema_text(const char *form)
     return NULL;
 }
 
+/*
+ * Every member name and string of a form is text the registry stores,
+ * lists and prints for signing: well-formed UTF-8 without control
+ * characters (newlines allowed in values: descriptions and examples run
+ * over lines).  0, or -1 with "/path: why".
+ */
+static int
+check_text(const cJSON *v, char *path, size_t plen, size_t cap, char *why,
+           size_t size)
+{
+    const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
+    char        idx[24];
+    size_t      bad, n;
+    int         i = 0, rc;
+
+    if (s != NULL
+        && (rc = cp_text_check(s, strlen(s), CP_TEXT_LINES, &bad)) != 0)
+    {
+        snprintf(why, size, "%s: %s (byte %zu)", plen ? path : "/",
+                 rc == CP_TEXT_UTF8 ? "is not valid UTF-8"
+                                    : "has a control character", bad + 1);
+        return -1;
+    }
+    if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) {
+        return 0;
+    }
+    for (const cJSON *m = v->child; m != NULL; m = m->next, i++) {
+        const char *key = m->string;
+
+        if (cJSON_IsArray(v)) {
+            snprintf(idx, sizeof(idx), "%d", i);
+            key = idx;
+        } else if (cp_text_check(key, strlen(key), 0, NULL) != 0) {
+            snprintf(why, size, "%s: a field name is not valid UTF-8 or"
+                     " has a control character", plen ? path : "/");
+            return -1;
+        }
+        n = cp_jschema_push(path, plen, cap, key);
+        rc = check_text(m, path, n, cap, why, size);
+        path[plen] = '\0';
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int
 cp_form_validate(const cJSON *doc, const char *form, char *why, size_t size)
 {
@@ -29,6 +77,11 @@ cp_form_validate(const cJSON *doc, const char *form, char *why, size_t size)
     char        at[512], what[256];
     int         rc;
 
+    /* first: a schema error would quote a bad member name as it is */
+    at[0] = '\0';
+    if (check_text(doc, at, 0, sizeof(at), why, size) != 0) {
+        return -1;
+    }
     if (text == NULL || (schema = cJSON_Parse(text)) == NULL) {
         snprintf(why, size, "no schema for form %s", form);
         return -1;
@@ -43,12 +96,49 @@ cp_form_validate(const cJSON *doc, const char *form, char *why, size_t size)
     return -1;
 }
 
+/* the line of text that the byte at end is on */
+static int
+line_of(const char *text, const char *end)
+{
+    int line = 1;
+
+    for (const char *p = text; end != NULL && p < end && *p; p++) {
+        line += *p == '\n';
+    }
+    return line;
+}
+
+/* The offset of the first \u0000 inside a string, or -1: cJSON would end
+ * the string there and drop the rest of it unseen. */
+static long
+escaped_nul(const char *text, size_t len)
+{
+    int in_string = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (!in_string) {
+            in_string = text[i] == '"';
+        } else if (text[i] == '"') {
+            in_string = 0;
+        } else if (text[i] == '\\') {
+            if (i + 5 < len && text[i + 1] == 'u'
+                && memcmp(text + i + 2, "0000", 4) == 0)
+            {
+                return (long) i;
+            }
+            i++;                        /* the escaped character */
+        }
+    }
+    return -1;
+}
+
 cJSON *
 cp_form_load(const char *file, const char *form, char *why, size_t size)
 {
     const char *end = NULL;
     char       *text, inner[600];
-    size_t      len;
+    size_t      len, bad;
+    long        nul;
     cJSON      *doc;
 
     text = cp_read_file(file, CP_FORM_MAX, &len);
@@ -57,16 +147,26 @@ cp_form_load(const char *file, const char *form, char *why, size_t size)
                  errno == EFBIG ? "larger than 1 MB" : strerror(errno));
         return NULL;
     }
+    /* JSON is UTF-8 (RFC 8259 §8.1); cJSON passes any bytes through */
+    if (!cp_utf8_valid(text, len, &bad)) {
+        snprintf(why, size, "%s: line %d: not valid UTF-8 (byte %zu)", file,
+                 line_of(text, text + bad), bad + 1);
+        free(text);
+        return NULL;
+    }
     /* len + 1: cJSON wants to see the terminating NUL after the document */
     doc = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
     if (doc == NULL) {
-        int line = 1;
-
-        for (const char *p = text; end != NULL && p < end && *p; p++) {
-            line += *p == '\n';
-        }
-        snprintf(why, size, "%s: line %d: not a JSON document", file, line);
+        snprintf(why, size, "%s: line %d: not a JSON document", file,
+                 line_of(text, end));
         free(text);
+        return NULL;
+    }
+    if ((nul = escaped_nul(text, len)) >= 0) {
+        snprintf(why, size, "%s: line %d: a string holds \\u0000", file,
+                 line_of(text, text + nul));
+        free(text);
+        cJSON_Delete(doc);
         return NULL;
     }
     free(text);

@@ -81,7 +81,8 @@ is_type(const cJSON *v, const char *t)
     return strcmp(t, type_of(v)) == 0;
 }
 
-/* characters of a UTF-8 string (JSON Schema lengths count code points) */
+/* characters of a UTF-8 string (JSON Schema lengths count code points);
+ * a form's strings are checked well formed first (cp_forms.c) */
 static size_t
 chars(const char *s)
 {
@@ -93,9 +94,8 @@ chars(const char *s)
     return n;
 }
 
-/* Append "/key" (RFC 6901 escaped) to path at plen; the new length. */
-static size_t
-push(char *path, size_t plen, size_t cap, const char *key)
+size_t
+cp_jschema_push(char *path, size_t plen, size_t cap, const char *key)
 {
     size_t n = plen;
 
@@ -215,7 +215,7 @@ check_object(js_t *js, const cJSON *s, const cJSON *v, char *path,
             return schema_fail(js, path, "schema: %s", "required: strings");
         }
         if (cJSON_GetObjectItemCaseSensitive(v, r->valuestring) == NULL) {
-            size_t n = push(path, plen, PATH_CAP, r->valuestring);
+            size_t n = cp_jschema_push(path, plen, PATH_CAP, r->valuestring);
             int    rc = fail(js, path, "is required%s", "");
 
             (void) n;
@@ -227,7 +227,7 @@ check_object(js_t *js, const cJSON *s, const cJSON *v, char *path,
         const cJSON *ps = props
                           ? cJSON_GetObjectItemCaseSensitive(props, m->string)
                           : NULL;
-        size_t       n = push(path, plen, PATH_CAP, m->string);
+        size_t       n = cp_jschema_push(path, plen, PATH_CAP, m->string);
         int          rc = 0;
 
         if (ps != NULL) {
@@ -256,7 +256,7 @@ check_array(js_t *js, const cJSON *s, const cJSON *v, char *path,
 
     for (const cJSON *e = v->child; e; e = e->next, i++) {
         snprintf(idx, sizeof(idx), "%d", i);
-        size_t n = push(path, plen, PATH_CAP, idx);
+        size_t n = cp_jschema_push(path, plen, PATH_CAP, idx);
 
         if (items != NULL) {
             rc = validate(js, items, e, path, n, depth + 1);

@@ -23,4 +23,8 @@
 int cp_jschema_validate(const cJSON *schema, const cJSON *instance,
                         char *at, size_t atsize, char *why, size_t size);
 
+/* Append "/key" (RFC 6901 escaped) to the JSON Pointer path at its length
+ * plen, within cap bytes; the new length. */
+size_t cp_jschema_push(char *path, size_t plen, size_t cap, const char *key);
+
 #endif /* CP_JSCHEMA_H */

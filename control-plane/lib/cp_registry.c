@@ -8,6 +8,7 @@
 #include "cp_changelog.h"
 #include "cp_registry.h"
 #include "cp_store.h"
+#include "cp_text.h"
 #include "cp_time.h"
 #include "cp_util.h"
 
@@ -489,8 +490,10 @@ cp_json_print(cJSON *doc)
 {
     char *s = cJSON_PrintUnformatted(doc);
 
+    /* cJSON passes string bytes through as they are */
     if (s != NULL) {
-        puts(s);
+        cp_utf8_write(stdout, s, strlen(s));
+        putchar('\n');
         cJSON_free(s);
     }
     cJSON_Delete(doc);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cp_text.h"
 #include "cp_util.h"
 #include "cp_valid.h"
 
@@ -114,6 +115,11 @@ cp_valid_url(const char *s, char *why, size_t size)
             snprintf(why, size, "has a space or control character");
             return -1;
         }
+    }
+    /* stored, listed and sent: the same bytes everywhere (RFC 3987) */
+    if (!cp_utf8_valid(s, strlen(s), NULL)) {
+        snprintf(why, size, "is not valid UTF-8");
+        return -1;
     }
     hl = strcspn(host, "/?#");
     /* userinfo would put a credential in argv and in every listing */
@@ -277,19 +283,22 @@ cp_parse_upstream_header(char *buf, char *out, size_t osize, char *why,
 }
 
 int
-cp_valid_text(const char *s, size_t max)
+cp_valid_text(const char *s, size_t max, int flags, char *why, size_t size)
 {
-    size_t n = strlen(s);
+    size_t n = strlen(s), bad = 0;
 
     if (n == 0 || n > max) {
+        snprintf(why, size, "must be 1 to %zu bytes long", max);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
-        /* a newline in a name or reason would forge lines in tables/logs */
-        if (c < 0x20 || c == 0x7f) {
-            return -1;
-        }
+    switch (cp_text_check(s, n, flags, &bad)) {
+    case CP_TEXT_OK:
+        return 0;
+    case CP_TEXT_UTF8:
+        snprintf(why, size, "is not valid UTF-8 (byte %zu)", bad + 1);
+        return -1;
+    default:
+        snprintf(why, size, "has a control character (byte %zu)", bad + 1);
+        return -1;
     }
-    return 0;
 }

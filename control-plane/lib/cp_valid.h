@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "cp_text.h"
+
 /*
  * Shapes of what operators type (SPEC §12).  Pure: each returns 0 when the
  * value is well formed, -1 otherwise (with why, when asked, for messages).
@@ -40,8 +42,12 @@ int cp_parse_uint(const char *s, const char *suffix, long long max,
 int cp_parse_upstream_header(char *buf, char *out, size_t osize, char *why,
                              size_t size);
 
-/* A name or reason: 1..max bytes, no control characters. */
-int cp_valid_text(const char *s, size_t max);
+/* A name, reason or other text that is stored and shown: 1..max bytes of
+ * well-formed UTF-8 without control characters (cp_text_check; flags
+ * CP_TEXT_LINES lets a longer text have newlines).  0, or -1 with why,
+ * e.g. "is not valid UTF-8 (byte 4)". */
+int cp_valid_text(const char *s, size_t max, int flags, char *why,
+                  size_t size);
 
 #define CP_TEXT_MAX  512
 
