@@ -307,7 +307,7 @@ static void
 ingest_segment(const char *name, pid_t owner, int *budget)
 {
     char                      path[PATH_MAX + 300], bad[PATH_MAX + 310];
-    int                       fd, r;
+    int                       fd, r, gone;
     struct stat               st;
     void                     *base;
     const char               *why;
@@ -340,12 +340,25 @@ ingest_segment(const char *name, pid_t owner, int *budget)
     }
     h = base;
 
+    /* nothing to ingest, now or ever (a writer that died before its first
+     * commit): no position to keep, no takeover to report */
+    gone = pid_gone(owner);
+    if (lgsp_spool_empty(base, gone)) {
+        munmap(base, (size_t) st.st_size);
+        if (unlink(path) != 0) {
+            cp_log("error", "audit: %s: unlink: %s", path, strerror(errno));
+            return;
+        }
+        cp_log("info", "audit: removed empty segment %s", name);
+        return;
+    }
+
     /*
      * The seal is read before the commit words: a writer commits all its
      * records before it seals, so once sealed is seen, the count read
      * after it is final.
      */
-    if (!__atomic_load_n(&h->sealed, __ATOMIC_ACQUIRE) && pid_gone(owner)) {
+    if (!__atomic_load_n(&h->sealed, __ATOMIC_ACQUIRE) && gone) {
         /* its worker died without sealing: what it committed is all
          * there will ever be */
         __atomic_store_n(&h->sealed, 1, __ATOMIC_RELEASE);

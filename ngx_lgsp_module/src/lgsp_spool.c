@@ -62,7 +62,11 @@ lgsp_spool_init(lgsp_spool_t *sp, const char *dir, size_t seg_size,
     sp->pid = getpid();
     sp->allocate = lgsp_spool_fallocate;
 
-    return lgsp_spool_open_segment(sp);
+    /* the segment waits for the first record (lgsp_spool_append): nginx
+     * starts and replaces workers on every reload, and a 4 MB file per
+     * worker that served nothing would pile up while lgspd is away.  The
+     * spool is only checked, so that a wrong mode shows at start. */
+    return access(sp->dir, W_OK | X_OK);
 }
 
 
@@ -503,6 +507,21 @@ lgsp_spool_committed(const void *base)
     }
 
     return c.index;
+}
+
+
+int
+lgsp_spool_empty(const void *base, int owner_gone)
+{
+    const lgsp_audit_seg_header_t  *h = base;
+
+    /* the seal before the commit words, as every reader: once sealed,
+     * a count of none is final */
+    if (!__atomic_load_n(&h->sealed, __ATOMIC_ACQUIRE) && !owner_gone) {
+        return 0;
+    }
+
+    return lgsp_spool_committed(base) == 0;
 }
 
 

@@ -44,8 +44,12 @@ typedef struct {
  * means LGSP_AUDIT_SEG_SIZE; it must hold the header and one slot.  dropped
  * points at the counter of lost records (in shared memory for the module;
  * never NULL).  Call it in the process that writes (init_process): the
- * segment names carry its pid.  Opens the first segment; a failure is not
- * fatal (the next append tries again) but is reported: -1 with errno.
+ * segment names carry its pid.  No file is made here: the first append
+ * opens the first segment, so a process that writes no record (a worker
+ * replaced by a reload before its first call) leaves nothing in the
+ * spool.  A dir this process cannot write is reported (-1 with errno) so
+ * that the caller can say so at start; it is not fatal: appends drop and
+ * count until it can.
  */
 int lgsp_spool_init(lgsp_spool_t *sp, const char *dir, size_t seg_size,
                     uint64_t *dropped);
@@ -58,7 +62,8 @@ int lgsp_spool_init(lgsp_spool_t *sp, const char *dir, size_t seg_size,
  */
 int lgsp_spool_append(lgsp_spool_t *sp, const lgsp_audit_record_t *rec);
 
-/* Seal the current segment (a clean worker exit) and unmap it. */
+/* Seal the current segment (a clean worker exit) and unmap it.  A writer
+ * that appended nothing has no segment: nothing is left behind. */
 void lgsp_spool_close(lgsp_spool_t *sp);
 
 /*
@@ -96,6 +101,15 @@ int lgsp_spool_next(lgsp_spool_cursor_t *c, lgsp_audit_record_t *rec);
 
 /* The number of committed records of a checked segment. */
 uint32_t lgsp_spool_committed(const void *base);
+
+/*
+ * Does a checked segment hold no record, and never will?  True when it has
+ * no committed record and is sealed, or its writer is gone (owner_gone:
+ * the caller tells, lgspd with kill(pid, 0)).  Such a file is clutter that
+ * lgspd removes unread (a writer that died between creating a segment and
+ * its first commit leaves one).
+ */
+int lgsp_spool_empty(const void *base, int owner_gone);
 
 /* The bytes a record takes in a segment (slot header and padding in). */
 size_t lgsp_audit_slot_size(const lgsp_audit_record_t *rec);

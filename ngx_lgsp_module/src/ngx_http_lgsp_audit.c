@@ -37,8 +37,8 @@ ngx_http_lgsp_audit_init(ngx_conf_t *cf)
 }
 
 
-/* segment names carry the writer's pid: opened in the worker, not the
- * master */
+/* segment names carry the writer's pid: prepared in the worker, not the
+ * master; its first segment is made by its first record */
 
 ngx_int_t
 ngx_http_lgsp_audit_init_process(ngx_cycle_t *cycle)
@@ -58,10 +58,10 @@ ngx_http_lgsp_audit_init_process(ngx_cycle_t *cycle)
                         ngx_http_lgsp_counter(NGX_HTTP_LGSP_AUDIT_DROPPED))
         != 0)
     {
-        /* not fatal: the next append tries again, losses are counted */
+        /* not fatal: each append tries again, losses are counted */
         ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
-                      "lgsp: audit spool \"%s\" cannot be opened; records "
-                      "are dropped and counted until it can", path);
+                      "lgsp: audit spool \"%s\" is not writable; records "
+                      "are dropped and counted until it is", path);
     }
 
     ngx_http_lgsp_spool_open = 1;

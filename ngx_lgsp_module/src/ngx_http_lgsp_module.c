@@ -136,6 +136,20 @@ ngx_module_t  ngx_http_lgsp_module = {
 static ngx_int_t
 ngx_http_lgsp_init_process(ngx_cycle_t *cycle)
 {
+    /*
+     * nginx runs init_process in its cache manager and cache loader too
+     * (NGX_PROCESS_HELPER, with ngx_worker left at 0).  They serve no
+     * request: they must not take worker 0's slot in the status table,
+     * load snapshots or own a spool segment, and they end with exit()
+     * without exit_process.  Only the processes that serve requests take
+     * part: workers, and nginx itself under "master_process off".
+     */
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     if (ngx_http_lgsp_variables_init_worker(cycle) != NGX_OK) {
         return NGX_ERROR;
     }

@@ -1,5 +1,6 @@
-/* The audit spool writer: append, commit, seal, rollover, torn records,
- * a full disk counted, and the reader helpers lgspd relies on. */
+/* The audit spool writer: a segment only once a record needs it, append,
+ * commit, seal, rollover, torn records, a full disk counted, and the
+ * reader helpers lgspd relies on. */
 
 #include <dirent.h>
 #include <errno.h>
@@ -186,6 +187,90 @@ START_TEST(append_commits_in_place)
 }
 END_TEST
 
+/* nginx starts workers (and its cache helpers) on every reload: one that
+ * writes nothing must leave nothing in the spool */
+START_TEST(segment_made_by_the_first_record)
+{
+    lgsp_spool_t         sp;
+    lgsp_audit_record_t  r;
+    uint64_t             dropped = 0;
+    char                 names[2][128];
+    size_t               size;
+    void                *base;
+
+    ck_assert_int_eq(lgsp_spool_init(&sp, dir, 0, &dropped), 0);
+    ck_assert_int_eq(segments(names, 2), 0);
+    lgsp_spool_close(&sp);
+    ck_assert_int_eq(segments(names, 2), 0);
+
+    ck_assert_int_eq(lgsp_spool_init(&sp, dir, 0, &dropped), 0);
+    ck_assert_int_eq(segments(names, 2), 0);
+    fill(&r, 0);
+    ck_assert_int_eq(lgsp_spool_append(&sp, &r), 0);
+    ck_assert_int_eq(segments(names, 2), 1);
+    lgsp_spool_close(&sp);
+
+    /* what it wrote stays, sealed, for lgspd */
+    ck_assert_int_eq(segments(names, 2), 1);
+    base = map(names[0], &size);
+    ck_assert_uint_eq(((lgsp_audit_seg_header_t *) base)->sealed, 1);
+    ck_assert_uint_eq(lgsp_spool_committed(base), 1);
+    ck_assert_int_eq(lgsp_spool_empty(base, 1), 0);
+    munmap(base, size);
+    ck_assert_uint_eq(dropped, 0);
+}
+END_TEST
+
+/* a segment header as a writer leaves it after lgsp_spool_open_segment,
+ * before any commit */
+static void
+empty_header(void *page)
+{
+    lgsp_audit_seg_header_t  *h = page;
+
+    memset(page, 0, LGSP_AUDIT_HEADER_SIZE + LGSP_AUDIT_SLOT_MAX);
+    memcpy(h->magic, LGSP_AUDIT_SEG_MAGIC, sizeof(h->magic));
+    h->version = LGSP_AUDIT_SEG_VERSION;
+    h->header_size = LGSP_AUDIT_HEADER_SIZE;
+    h->fixed_size = LGSP_AUDIT_FIXED;
+    h->capacity = LGSP_AUDIT_HEADER_SIZE + LGSP_AUDIT_SLOT_MAX;
+    h->owner_pid = 1;
+}
+
+START_TEST(empty_segments_are_told_apart)
+{
+    static unsigned char      seg[LGSP_AUDIT_HEADER_SIZE
+                                  + LGSP_AUDIT_SLOT_MAX];
+    lgsp_audit_seg_header_t  *h = (lgsp_audit_seg_header_t *) seg;
+    lgsp_audit_slot_t        *slot;
+    const char               *why;
+
+    empty_header(seg);
+    ck_assert_int_eq(lgsp_spool_check(seg, sizeof(seg), &why), 0);
+
+    /* its writer lives and may still commit: kept */
+    ck_assert_int_eq(lgsp_spool_empty(seg, 0), 0);
+    /* its writer died before the first commit, or sealed it empty */
+    ck_assert_int_eq(lgsp_spool_empty(seg, 1), 1);
+    h->sealed = 1;
+    ck_assert_int_eq(lgsp_spool_empty(seg, 0), 1);
+
+    /* one committed record makes it worth ingesting, whoever owns it */
+    slot = (lgsp_audit_slot_t *) (seg + LGSP_AUDIT_HEADER_SIZE);
+    slot->size = (uint32_t) ((sizeof(lgsp_audit_slot_t) + LGSP_AUDIT_FIXED
+                              + 7) & ~(size_t) 7);
+    slot->commit = LGSP_AUDIT_COMMIT;
+    ck_assert_uint_eq(lgsp_spool_committed(seg), 1);
+    ck_assert_int_eq(lgsp_spool_empty(seg, 0), 0);
+    ck_assert_int_eq(lgsp_spool_empty(seg, 1), 0);
+
+    /* a slot written but not committed is no record */
+    slot->commit = 0;
+    h->sealed = 0;
+    ck_assert_int_eq(lgsp_spool_empty(seg, 1), 1);
+}
+END_TEST
+
 START_TEST(full_segment_seals_and_rolls_over)
 {
     lgsp_spool_t         sp;
@@ -301,12 +386,12 @@ START_TEST(full_disk_counts_dropped_records)
     char                 names[4][128];
 
     ck_assert_int_eq(lgsp_spool_init(&sp, dir, SMALL_SEG, &dropped), 0);
-    sp.allocate = no_space;
     fill(&r, 0);
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(lgsp_spool_append(&sp, &r), 0);
     }
     /* the segment is full and the next cannot be allocated */
+    sp.allocate = no_space;
     for (int i = 0; i < 4; i++) {
         errno = 0;
         ck_assert_int_eq(lgsp_spool_append(&sp, &r), -1);
@@ -327,11 +412,12 @@ START_TEST(full_disk_counts_dropped_records)
 }
 END_TEST
 
-START_TEST(init_on_full_disk_reports_and_counts)
+START_TEST(unwritable_spool_reports_and_counts)
 {
     lgsp_spool_t         sp;
     lgsp_audit_record_t  r;
     uint64_t             dropped = 0;
+    char                 names[2][128];
 
     memset(&sp, 0, sizeof(sp));
     /* an impossible segment size is refused outright */
@@ -344,6 +430,18 @@ START_TEST(init_on_full_disk_reports_and_counts)
     fill(&r, 0);
     ck_assert_int_eq(lgsp_spool_append(&sp, &r), -1);
     ck_assert_uint_eq(dropped, 1);
+
+    /* a full disk shows at the first record, which makes the first
+     * segment: dropped, counted, no half-made file */
+    ck_assert_int_eq(lgsp_spool_init(&sp, dir, 0, &dropped), 0);
+    sp.allocate = no_space;
+    errno = 0;
+    ck_assert_int_eq(lgsp_spool_append(&sp, &r), -1);
+    ck_assert_int_eq(errno, ENOSPC);
+    ck_assert_uint_eq(dropped, 2);
+    ck_assert_int_eq(segments(names, 2), 0);
+    lgsp_spool_close(&sp);
+    ck_assert_int_eq(segments(names, 2), 0);
 }
 END_TEST
 
@@ -424,17 +522,19 @@ spool_suite(void)
     TCase *r = tcase_create("readers");
 
     tcase_add_checked_fixture(w, setup, teardown);
+    tcase_add_test(w, segment_made_by_the_first_record);
     tcase_add_test(w, append_commits_in_place);
     tcase_add_test(w, full_segment_seals_and_rolls_over);
     tcase_add_test(w, torn_record_is_not_read);
     tcase_add_test(w, full_disk_counts_dropped_records);
-    tcase_add_test(w, init_on_full_disk_reports_and_counts);
+    tcase_add_test(w, unwritable_spool_reports_and_counts);
     suite_add_tcase(s, w);
 
     tcase_add_checked_fixture(r, setup, teardown);
     tcase_add_test(r, set_truncates_and_sanitises);
     tcase_add_test(r, set_sanitises_every_byte_everywhere);
     tcase_add_test(r, segment_names_and_layout_checks);
+    tcase_add_test(r, empty_segments_are_told_apart);
     suite_add_tcase(s, r);
     return s;
 }
