@@ -10,8 +10,8 @@
 
 
 static ngx_int_t ngx_http_lgsp_audit_handler(ngx_http_request_t *r);
-static const char *ngx_http_lgsp_audit_reason(ngx_http_lgsp_ctx_t *ctx,
-    ngx_uint_t status, ngx_flag_t answered);
+static const char *ngx_http_lgsp_audit_reason(ngx_http_request_t *r,
+    ngx_http_lgsp_ctx_t *ctx, ngx_uint_t status, ngx_flag_t answered);
 
 
 static lgsp_spool_t  ngx_http_lgsp_spool;
@@ -153,7 +153,7 @@ ngx_http_lgsp_audit_handler(ngx_http_request_t *r)
     rec.environment = ctx->environment == LGSP_ENV_SANDBOX
                       ? LGSP_AUDIT_ENV_SANDBOX : LGSP_AUDIT_ENV_PRODUCTION;
 
-    reason = ngx_http_lgsp_audit_reason(ctx, status, answered);
+    reason = ngx_http_lgsp_audit_reason(r, ctx, status, answered);
     rec.result = (status < 400 && reason == NULL) ? LGSP_AUDIT_RESULT_OK
                                                   : LGSP_AUDIT_RESULT_FAIL;
     if (reason) {
@@ -204,11 +204,28 @@ ngx_http_lgsp_audit_handler(ngx_http_request_t *r)
 /* the gateway's denial, or what went wrong on the way to the provider */
 
 static const char *
-ngx_http_lgsp_audit_reason(ngx_http_lgsp_ctx_t *ctx, ngx_uint_t status,
-    ngx_flag_t answered)
+ngx_http_lgsp_audit_reason(ngx_http_request_t *r, ngx_http_lgsp_ctx_t *ctx,
+    ngx_uint_t status, ngx_flag_t answered)
 {
     if (ctx->denial) {
         return ctx->denial;
+    }
+
+    /*
+     * The client stalled (client_body_timeout, send_timeout) or went away
+     * before the exchange ended.  The status stays what nginx records (408
+     * for a body never finished, 400 for one cut short, 499 while the
+     * provider was still working, the provider's own once its answer was
+     * on its way), so only the reason can tell that the call did not
+     * complete, whoever answered: never the gateway's fault
+     * (internal_error), never a success.
+     */
+    if (r->connection->timedout) {
+        return "client_timeout";
+    }
+
+    if (r->connection->error || status == NGX_HTTP_CLIENT_CLOSED_REQUEST) {
+        return "client_closed";
     }
 
     if (answered || status < 400) {

@@ -50,14 +50,15 @@ typedef struct {
     ngx_http_lgsp_metrics_result_t  result[2];    /* 00, 01 */
 } ngx_http_lgsp_metrics_slot_t;
 
-/* SPEC §4's error codes; a reason not in the list counts as "other" */
+/* SPEC §4's error codes and the audit's reasons for a client that stalled
+ * or left (no answer carries those); any other counts as "other" */
 static const char  *ngx_http_lgsp_metrics_reasons[] = {
     "invalid_path", "invalid_request_id", "bad_request", "missing_token",
     "invalid_token", "token_expired", "identity_rejected", "no_grant",
     "unknown_service", "method_not_allowed", "version_retired",
     "body_too_large", "uri_too_long", "rate_limited", "quota_exceeded",
     "internal_error", "upstream_error", "provider_unavailable",
-    "upstream_timeout", "other"
+    "upstream_timeout", "client_timeout", "client_closed", "other"
 };
 
 #define NGX_HTTP_LGSP_METRICS_NREASONS                                      \
