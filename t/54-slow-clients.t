@@ -129,7 +129,7 @@ while (time - $start < 40) {
         $next_drip += 1;
     }
     poll_client($_) for @idle, @drip, @stall, @noauth;
-    if (!$during && time - $start >= 2) {
+    if (!$during && time - $start >= 1) {
         $during = { idle => still_open(@idle), drip => still_open(@drip),
                     stall => still_open(@stall) };
         for my $i (1 .. 5) {
