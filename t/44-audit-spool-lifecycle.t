@@ -4,11 +4,13 @@
 # start like workers but serve nothing.  Only the workers take part: they
 # alone are in /lgsp/status and run/workers/, no segment exists before the
 # first call, reloads and a clean stop without calls leave the spool empty
-# (lgspd not draining it), and with calls every record arrives once.
+# (lgspd not draining it), lgspd removes an empty segment unread, and with
+# calls every record arrives once.
 use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(sleep);
 use LGSP::Test;
 use LGSP::Demo;
@@ -74,8 +76,31 @@ is_deeply([spool()], [], 'no segment after three reloads');
 $t->stop_nginx;
 is_deeply([spool()], [], 'nor after a clean stop');
 
-# --- with calls: every record arrives once ----------------------------
+# --- lgspd removes the empty segments a writer may leave --------------
+# (one that died between making a segment and its first commit): a header
+# and no record, as lgsp_spool.c writes it
+sub empty_segment {
+    my ($name, $pid, $sealed) = @_;
+    open my $f, '>:raw', "$h/spool/$name" or die "$name: $!";
+    print $f pack('a8 V V V V l< V', 'LGSPAUD1', 2, 4096, 72, 8192, $pid, $sealed), "\0" x 8160;
+    close $f;
+}
+my $dead = fork // die;
+POSIX::_exit(0) if $dead == 0;
+waitpid $dead, 0;
+empty_segment("seg.$dead.1.0", $dead, 0);     # unsealed, its owner gone
+empty_segment("seg.$$.1.0", $$, 1);           # sealed
+empty_segment("seg.$$.1.1", $$, 0);           # its owner may still write
 $t->start_lgspd;
+ok($t->wait_until(sub { !-e "$h/spool/seg.$dead.1.0" && !-e "$h/spool/seg.$$.1.0" }, 10),
+   'lgspd removes empty segments, sealed or of a dead owner');
+ok(-e "$h/spool/seg.$$.1.1", '  but not an open one of a live owner');
+my $log = $t->slurp("$h/lgspd.out");
+like($log, qr/removed empty segment seg\.$dead\.1\.0/, '  and says so');
+unlike($log, qr/took over segment seg\.$dead\./, '  with nothing to take over');
+unlink "$h/spool/seg.$$.1.1";
+
+# --- with calls: every record arrives once ----------------------------
 $t->start_nginx;
 ok($t->wait_ready, 'ready again');
 my %sent;
