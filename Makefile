@@ -143,11 +143,17 @@ run: setup all
 FUZZ_SECONDS ?= 60
 $(BUILD)/bin/fuzz_snapshot: t/fuzz/fuzz_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.h schemas/lgsp_snapshot_format.h
 	@mkdir -p $(@D)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Ischemas -Ingx_lgsp_module/src \
 	    t/fuzz/fuzz_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.c -lcrypto -o $@
 
-FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined -Ischemas -Ingx_lgsp_module/src
+# UBSan stops at its first report, so a run that ends clean had none.
+FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined \
+           -fno-sanitize-recover=undefined -Ischemas -Ingx_lgsp_module/src
+# targets over control-plane code: its headers, the generated ones, cJSON
+# (uninstrumented: only our code is)
+FUZZ_CP := $(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -Icontrol-plane/lib -I$(BUILD)/gen \
+           $(shell pkg-config --cflags libcjson 2>/dev/null)
 
 $(BUILD)/bin/fuzz_jwt: t/fuzz/fuzz_jwt.c $(wildcard ngx_lgsp_module/src/lgsp_jwt*.[ch])
 	@mkdir -p $(@D)
@@ -161,8 +167,19 @@ $(BUILD)/bin/fuzz_spool: t/fuzz/fuzz_spool.c ngx_lgsp_module/src/lgsp_spool.c ng
 	@mkdir -p $(@D)
 	$(FUZZ_CC) t/fuzz/fuzz_spool.c ngx_lgsp_module/src/lgsp_spool.c -o $@
 
+$(BUILD)/bin/fuzz_path: t/fuzz/fuzz_path.c ngx_lgsp_module/src/lgsp_path.c ngx_lgsp_module/src/lgsp_path.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) t/fuzz/fuzz_path.c ngx_lgsp_module/src/lgsp_path.c -o $@
+
+FUZZ_CLIENTAUTH := control-plane/lib/cp_clientauth.c control-plane/lib/cp_b64.c \
+                   control-plane/lib/cp_text.c
+$(BUILD)/bin/fuzz_clientauth: t/fuzz/fuzz_clientauth.c $(FUZZ_CLIENTAUTH) control-plane/lib/cp_clientauth.h
+	@mkdir -p $(@D)
+	$(FUZZ_CP) t/fuzz/fuzz_clientauth.c $(FUZZ_CLIENTAUTH) -lcjson -lcrypto -o $@
+
 # each fuzzer runs FUZZ_SECONDS on a copy of its seed corpus
-fuzz: all $(BUILD)/bin/fuzz_snapshot $(BUILD)/bin/fuzz_jwt $(BUILD)/bin/fuzz_tcache $(BUILD)/bin/fuzz_spool
+FUZZERS := snapshot jwt tcache spool path clientauth
+fuzz: all $(FUZZERS:%=$(BUILD)/bin/fuzz_%)
 	@scripts/fuzz-seeds $(BUILD)/fuzz/snapshot
 	$(BUILD)/bin/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/snapshot
@@ -176,6 +193,12 @@ fuzz: all $(BUILD)/bin/fuzz_snapshot $(BUILD)/bin/fuzz_jwt $(BUILD)/bin/fuzz_tca
 	@mkdir -p $(BUILD)/fuzz/spool
 	$(BUILD)/bin/fuzz_spool -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/spool
+	@mkdir -p $(BUILD)/fuzz/path && cp -r t/fuzz/corpus/path/. $(BUILD)/fuzz/path/
+	$(BUILD)/bin/fuzz_path -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    -dict=t/fuzz/path.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/path
+	@mkdir -p $(BUILD)/fuzz/clientauth && cp -r t/fuzz/corpus/clientauth/. $(BUILD)/fuzz/clientauth/
+	$(BUILD)/bin/fuzz_clientauth -max_total_time=$(FUZZ_SECONDS) -max_len=17000 \
+	    -dict=t/fuzz/clientauth.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/clientauth
 
 bench: setup all
 	@scripts/bench
