@@ -177,8 +177,15 @@ $(BUILD)/bin/fuzz_clientauth: t/fuzz/fuzz_clientauth.c $(FUZZ_CLIENTAUTH) contro
 	@mkdir -p $(@D)
 	$(FUZZ_CP) t/fuzz/fuzz_clientauth.c $(FUZZ_CLIENTAUTH) -lcjson -lcrypto -o $@
 
+FUZZ_FORMS := control-plane/lib/cp_forms.c control-plane/lib/cp_jschema.c \
+              control-plane/lib/cp_text.c control-plane/lib/cp_util.c
+$(BUILD)/bin/fuzz_forms: t/fuzz/fuzz_forms.c $(FUZZ_FORMS) control-plane/lib/cp_forms.h \
+                         control-plane/lib/cp_jschema.h $(BUILD)/gen/lgsp_form_schemas.h
+	@mkdir -p $(@D)
+	$(FUZZ_CP) t/fuzz/fuzz_forms.c $(FUZZ_FORMS) -lcjson -lm -o $@
+
 # each fuzzer runs FUZZ_SECONDS on a copy of its seed corpus
-FUZZERS := snapshot jwt tcache spool path clientauth
+FUZZERS := snapshot jwt tcache spool path clientauth forms
 fuzz: all $(FUZZERS:%=$(BUILD)/bin/fuzz_%)
 	@scripts/fuzz-seeds $(BUILD)/fuzz/snapshot
 	$(BUILD)/bin/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
@@ -199,6 +206,9 @@ fuzz: all $(FUZZERS:%=$(BUILD)/bin/fuzz_%)
 	@mkdir -p $(BUILD)/fuzz/clientauth && cp -r t/fuzz/corpus/clientauth/. $(BUILD)/fuzz/clientauth/
 	$(BUILD)/bin/fuzz_clientauth -max_total_time=$(FUZZ_SECONDS) -max_len=17000 \
 	    -dict=t/fuzz/clientauth.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/clientauth
+	@mkdir -p $(BUILD)/fuzz/forms && cp -r t/fuzz/corpus/forms/. t/fixtures/forms/*/*.json $(BUILD)/fuzz/forms/
+	$(BUILD)/bin/fuzz_forms -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	    -dict=t/fuzz/json.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/forms
 
 bench: setup all
 	@scripts/bench

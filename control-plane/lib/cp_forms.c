@@ -108,50 +108,20 @@ line_of(const char *text, const char *end)
     return line;
 }
 
-/* The offset of the first \u0000 inside a string, or -1: cJSON would end
- * the string there and drop the rest of it unseen. */
-static long
-escaped_nul(const char *text, size_t len)
-{
-    int in_string = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        if (!in_string) {
-            in_string = text[i] == '"';
-        } else if (text[i] == '"') {
-            in_string = 0;
-        } else if (text[i] == '\\') {
-            if (i + 5 < len && text[i + 1] == 'u'
-                && memcmp(text + i + 2, "0000", 4) == 0)
-            {
-                return (long) i;
-            }
-            i++;                        /* the escaped character */
-        }
-    }
-    return -1;
-}
-
 cJSON *
-cp_form_load(const char *file, const char *form, char *why, size_t size)
+cp_form_parse(const char *text, size_t len, const char *file,
+              const char *form, char *why, size_t size)
 {
     const char *end = NULL;
-    char       *text, inner[600];
-    size_t      len, bad;
+    char        inner[600];
+    size_t      bad;
     long        nul;
     cJSON      *doc;
 
-    text = cp_read_file(file, CP_FORM_MAX, &len);
-    if (text == NULL) {
-        snprintf(why, size, "%s: %s", file,
-                 errno == EFBIG ? "larger than 1 MB" : strerror(errno));
-        return NULL;
-    }
     /* JSON is UTF-8 (RFC 8259 §8.1); cJSON passes any bytes through */
     if (!cp_utf8_valid(text, len, &bad)) {
         snprintf(why, size, "%s: line %d: not valid UTF-8 (byte %zu)", file,
                  line_of(text, text + bad), bad + 1);
-        free(text);
         return NULL;
     }
     /* len + 1: cJSON wants to see the terminating NUL after the document */
@@ -159,22 +129,38 @@ cp_form_load(const char *file, const char *form, char *why, size_t size)
     if (doc == NULL) {
         snprintf(why, size, "%s: line %d: not a JSON document", file,
                  line_of(text, end));
-        free(text);
         return NULL;
     }
-    if ((nul = escaped_nul(text, len)) >= 0) {
-        snprintf(why, size, "%s: line %d: a string holds \\u0000", file,
-                 line_of(text, text + nul));
-        free(text);
+    if ((nul = cp_json_nul(text, len)) >= 0) {
+        snprintf(why, size, "%s: line %d: %s", file,
+                 line_of(text, text + nul), text[nul] == '\0'
+                 ? "a NUL byte" : "a string holds \\u0000");
         cJSON_Delete(doc);
         return NULL;
     }
-    free(text);
     if (cp_form_validate(doc, form, inner, sizeof(inner)) != 0) {
         snprintf(why, size, "%s: %s", file, inner);
         cJSON_Delete(doc);
         return NULL;
     }
+    return doc;
+}
+
+cJSON *
+cp_form_load(const char *file, const char *form, char *why, size_t size)
+{
+    char   *text;
+    size_t  len;
+    cJSON  *doc;
+
+    text = cp_read_file(file, CP_FORM_MAX, &len);
+    if (text == NULL) {
+        snprintf(why, size, "%s: %s", file,
+                 errno == EFBIG ? "larger than 1 MB" : strerror(errno));
+        return NULL;
+    }
+    doc = cp_form_parse(text, len, file, form, why, size);
+    free(text);
     return doc;
 }
 
