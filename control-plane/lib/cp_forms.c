@@ -22,6 +22,51 @@ schema_text(const char *form)
     return NULL;
 }
 
+static int
+by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * A member name given twice in one object: cJSON keeps both and lgspctl
+ * reads the first, where python's json module and jq read the last, so
+ * the letter printed for signing and the form kept in the registry would
+ * say different things to different readers.  Sorted, not compared pair
+ * by pair: a 1 MB form may have an object of 100000 members.  0 with *dup
+ * the name or NULL; -1 when out of memory.
+ */
+static int
+repeated_name(const cJSON *o, const char **dup)
+{
+    const char **names;
+    size_t       n = 0;
+
+    *dup = NULL;
+    for (const cJSON *m = o->child; m != NULL; m = m->next) {
+        n++;
+    }
+    if (n < 2) {
+        return 0;
+    }
+    names = malloc(n * sizeof(*names));
+    if (names == NULL) {
+        return -1;
+    }
+    n = 0;
+    for (const cJSON *m = o->child; m != NULL; m = m->next) {
+        names[n++] = m->string;
+    }
+    qsort(names, n, sizeof(*names), by_name);
+    for (size_t i = 1; i < n && *dup == NULL; i++) {
+        if (strcmp(names[i - 1], names[i]) == 0) {
+            *dup = names[i];
+        }
+    }
+    free(names);
+    return 0;
+}
+
 /*
  * Every member name and string of a form is text the registry stores,
  * lists and prints for signing: well-formed UTF-8 without control
@@ -64,6 +109,20 @@ check_text(const cJSON *v, char *path, size_t plen, size_t cap, char *why,
         path[plen] = '\0';
         if (rc != 0) {
             return rc;
+        }
+    }
+    if (cJSON_IsObject(v)) {
+        const char *dup;
+
+        if (repeated_name(v, &dup) != 0) {
+            snprintf(why, size, "%s: out of memory", plen ? path : "/");
+            return -1;
+        }
+        if (dup != NULL) {
+            cp_jschema_push(path, plen, cap, dup);
+            snprintf(why, size, "%s: is given twice", path);
+            path[plen] = '\0';
+            return -1;
         }
     }
     return 0;
