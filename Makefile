@@ -184,8 +184,14 @@ $(BUILD)/bin/fuzz_forms: t/fuzz/fuzz_forms.c $(FUZZ_FORMS) control-plane/lib/cp_
 	@mkdir -p $(@D)
 	$(FUZZ_CP) t/fuzz/fuzz_forms.c $(FUZZ_FORMS) -lcjson -lm -o $@
 
+FUZZ_RECONCILE := control-plane/lib/cp_reconcile.c control-plane/lib/cp_text.c \
+                  control-plane/lib/cp_time.c
+$(BUILD)/bin/fuzz_reconcile: t/fuzz/fuzz_reconcile.c $(FUZZ_RECONCILE) control-plane/lib/cp_reconcile.h
+	@mkdir -p $(@D)
+	$(FUZZ_CP) t/fuzz/fuzz_reconcile.c $(FUZZ_RECONCILE) -o $@
+
 # each fuzzer runs FUZZ_SECONDS on a copy of its seed corpus
-FUZZERS := snapshot jwt tcache spool path clientauth forms
+FUZZERS := snapshot jwt tcache spool path clientauth forms reconcile
 fuzz: all $(FUZZERS:%=$(BUILD)/bin/fuzz_%)
 	@scripts/fuzz-seeds $(BUILD)/fuzz/snapshot
 	$(BUILD)/bin/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
@@ -209,6 +215,9 @@ fuzz: all $(FUZZERS:%=$(BUILD)/bin/fuzz_%)
 	@mkdir -p $(BUILD)/fuzz/forms && cp -r t/fuzz/corpus/forms/. t/fixtures/forms/*/*.json $(BUILD)/fuzz/forms/
 	$(BUILD)/bin/fuzz_forms -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
 	    -dict=t/fuzz/json.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/forms
+	@mkdir -p $(BUILD)/fuzz/reconcile && cp -r t/fuzz/corpus/reconcile/. $(BUILD)/fuzz/reconcile/
+	$(BUILD)/bin/fuzz_reconcile -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	    -dict=t/fuzz/reconcile.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/reconcile
 
 bench: setup all
 	@scripts/bench
