@@ -190,8 +190,14 @@ $(BUILD)/bin/fuzz_reconcile: t/fuzz/fuzz_reconcile.c $(FUZZ_RECONCILE) control-p
 	@mkdir -p $(@D)
 	$(FUZZ_CP) t/fuzz/fuzz_reconcile.c $(FUZZ_RECONCILE) -o $@
 
+FUZZ_JWKS := control-plane/lib/cp_jwks.c control-plane/lib/cp_jwk.c control-plane/lib/cp_b64.c \
+             $(wildcard ngx_lgsp_module/src/lgsp_jwt*.c)
+$(BUILD)/bin/fuzz_jwks: t/fuzz/fuzz_jwks.c $(FUZZ_JWKS) control-plane/lib/cp_jwks.h control-plane/lib/cp_jwk.h
+	@mkdir -p $(@D)
+	$(FUZZ_CP) t/fuzz/fuzz_jwks.c $(FUZZ_JWKS) -lcjson -lcrypto -o $@
+
 # each fuzzer runs FUZZ_SECONDS on a copy of its seed corpus
-FUZZERS := snapshot jwt tcache spool path clientauth forms reconcile
+FUZZERS := snapshot jwt tcache spool path clientauth forms reconcile jwks
 fuzz: all $(FUZZERS:%=$(BUILD)/bin/fuzz_%)
 	@scripts/fuzz-seeds $(BUILD)/fuzz/snapshot
 	$(BUILD)/bin/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
@@ -218,6 +224,9 @@ fuzz: all $(FUZZERS:%=$(BUILD)/bin/fuzz_%)
 	@mkdir -p $(BUILD)/fuzz/reconcile && cp -r t/fuzz/corpus/reconcile/. $(BUILD)/fuzz/reconcile/
 	$(BUILD)/bin/fuzz_reconcile -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
 	    -dict=t/fuzz/reconcile.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/reconcile
+	@mkdir -p $(BUILD)/fuzz/jwks && cp -r t/fuzz/corpus/jwks/. $(BUILD)/fuzz/jwks/
+	$(BUILD)/bin/fuzz_jwks -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
+	    -dict=t/fuzz/json.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/jwks
 
 bench: setup all
 	@scripts/bench
