@@ -196,37 +196,39 @@ $(BUILD)/bin/fuzz_jwks: t/fuzz/fuzz_jwks.c $(FUZZ_JWKS) control-plane/lib/cp_jwk
 	@mkdir -p $(@D)
 	$(FUZZ_CP) t/fuzz/fuzz_jwks.c $(FUZZ_JWKS) -lcjson -lcrypto -o $@
 
-# each fuzzer runs FUZZ_SECONDS on a copy of its seed corpus
+# Each fuzzer runs FUZZ_SECONDS on its seed corpus, copied into
+# build/fuzz/NAME where it grows from run to run; its output goes to
+# build/fuzz/NAME.log and its last status line is shown.  A crash or a
+# sanitizer report fails the run, the input kept as build/fuzz/crash-*.
+# `make -j2 fuzz` runs two at once.
 FUZZERS := snapshot jwt tcache spool path clientauth forms reconcile jwks
-fuzz: all $(FUZZERS:%=$(BUILD)/bin/fuzz_%)
-	@scripts/fuzz-seeds $(BUILD)/fuzz/snapshot
-	$(BUILD)/bin/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/snapshot
-	@mkdir -p $(BUILD)/fuzz/jwt $(BUILD)/fuzz/tcache
-	@cp -r t/fuzz/corpus/jwt/. $(BUILD)/fuzz/jwt/
-	@cp -r t/fuzz/corpus/tcache/. $(BUILD)/fuzz/tcache/
-	$(BUILD)/bin/fuzz_jwt -max_total_time=$(FUZZ_SECONDS) -max_len=9000 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/jwt
-	$(BUILD)/bin/fuzz_tcache -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/tcache
-	@mkdir -p $(BUILD)/fuzz/spool
-	$(BUILD)/bin/fuzz_spool -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/spool
-	@mkdir -p $(BUILD)/fuzz/path && cp -r t/fuzz/corpus/path/. $(BUILD)/fuzz/path/
-	$(BUILD)/bin/fuzz_path -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-	    -dict=t/fuzz/path.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/path
-	@mkdir -p $(BUILD)/fuzz/clientauth && cp -r t/fuzz/corpus/clientauth/. $(BUILD)/fuzz/clientauth/
-	$(BUILD)/bin/fuzz_clientauth -max_total_time=$(FUZZ_SECONDS) -max_len=17000 \
-	    -dict=t/fuzz/clientauth.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/clientauth
-	@mkdir -p $(BUILD)/fuzz/forms && cp -r t/fuzz/corpus/forms/. t/fixtures/forms/*/*.json $(BUILD)/fuzz/forms/
-	$(BUILD)/bin/fuzz_forms -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
-	    -dict=t/fuzz/json.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/forms
-	@mkdir -p $(BUILD)/fuzz/reconcile && cp -r t/fuzz/corpus/reconcile/. $(BUILD)/fuzz/reconcile/
-	$(BUILD)/bin/fuzz_reconcile -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
-	    -dict=t/fuzz/reconcile.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/reconcile
-	@mkdir -p $(BUILD)/fuzz/jwks && cp -r t/fuzz/corpus/jwks/. $(BUILD)/fuzz/jwks/
-	$(BUILD)/bin/fuzz_jwks -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
-	    -dict=t/fuzz/json.dict -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/jwks
+FUZZ_OPTS_snapshot   := -max_len=65536
+FUZZ_OPTS_jwt        := -max_len=9000
+FUZZ_OPTS_tcache     := -max_len=4096
+FUZZ_OPTS_spool      := -max_len=8192 -timeout=10
+FUZZ_OPTS_path       := -max_len=8192 -dict=t/fuzz/path.dict
+FUZZ_OPTS_clientauth := -max_len=17000 -dict=t/fuzz/clientauth.dict
+FUZZ_OPTS_forms      := -max_len=65536 -timeout=10 -dict=t/fuzz/json.dict
+FUZZ_OPTS_reconcile  := -max_len=16384 -dict=t/fuzz/reconcile.dict
+FUZZ_OPTS_jwks       := -max_len=16384 -timeout=10 -dict=t/fuzz/json.dict
+# seeds besides t/fuzz/corpus/NAME: the form fixtures, and snapshots that
+# lgspd compiles from a demo home (scripts/fuzz-seeds)
+FUZZ_SEEDS_forms     := t/fixtures/forms/*/*.json
+
+fuzz: $(FUZZERS:%=fuzz-%)
+
+fuzz-snapshot: $(BUILD)/fuzz/snapshot/seed-1
+$(BUILD)/fuzz/snapshot/seed-1: | $(MODULE_SO) $(BINS)
+	@scripts/fuzz-seeds $(@D)
+
+fuzz-%: $(BUILD)/bin/fuzz_%
+	@mkdir -p $(BUILD)/fuzz/$*
+	@if [ -d t/fuzz/corpus/$* ]; then cp -r t/fuzz/corpus/$*/. $(FUZZ_SEEDS_$*) $(BUILD)/fuzz/$*/; fi
+	@echo "  FUZZ    $* for $(FUZZ_SECONDS) s ($(BUILD)/fuzz/$*.log)"
+	@$< -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTS_$*) -artifact_prefix=$(BUILD)/fuzz/ \
+	    $(BUILD)/fuzz/$* > $(BUILD)/fuzz/$*.log 2>&1 \
+	    || { tail -40 $(BUILD)/fuzz/$*.log; exit 1; }
+	@grep -E '^#[0-9]+[[:space:]]+DONE' $(BUILD)/fuzz/$*.log | sed 's/^/  $*: /'
 
 bench: setup all
 	@scripts/bench
