@@ -143,11 +143,17 @@ run: setup all
 FUZZ_SECONDS ?= 60
 $(BUILD)/bin/fuzz_snapshot: t/fuzz/fuzz_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.h schemas/lgsp_snapshot_format.h
 	@mkdir -p $(@D)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Ischemas -Ingx_lgsp_module/src \
 	    t/fuzz/fuzz_snapshot.c ngx_lgsp_module/src/lgsp_snapshot.c -lcrypto -o $@
 
-FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined -Ischemas -Ingx_lgsp_module/src
+# UBSan stops at its first report, so a run that ends clean had none.
+FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined \
+           -fno-sanitize-recover=undefined -Ischemas -Ingx_lgsp_module/src
+# targets over control-plane code: its headers, the generated ones, cJSON
+# (uninstrumented: only our code is)
+FUZZ_CP := $(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -Icontrol-plane/lib -I$(BUILD)/gen \
+           $(shell pkg-config --cflags libcjson 2>/dev/null)
 
 $(BUILD)/bin/fuzz_jwt: t/fuzz/fuzz_jwt.c $(wildcard ngx_lgsp_module/src/lgsp_jwt*.[ch])
 	@mkdir -p $(@D)
@@ -161,21 +167,68 @@ $(BUILD)/bin/fuzz_spool: t/fuzz/fuzz_spool.c ngx_lgsp_module/src/lgsp_spool.c ng
 	@mkdir -p $(@D)
 	$(FUZZ_CC) t/fuzz/fuzz_spool.c ngx_lgsp_module/src/lgsp_spool.c -o $@
 
-# each fuzzer runs FUZZ_SECONDS on a copy of its seed corpus
-fuzz: all $(BUILD)/bin/fuzz_snapshot $(BUILD)/bin/fuzz_jwt $(BUILD)/bin/fuzz_tcache $(BUILD)/bin/fuzz_spool
-	@scripts/fuzz-seeds $(BUILD)/fuzz/snapshot
-	$(BUILD)/bin/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/snapshot
-	@mkdir -p $(BUILD)/fuzz/jwt $(BUILD)/fuzz/tcache
-	@cp -r t/fuzz/corpus/jwt/. $(BUILD)/fuzz/jwt/
-	@cp -r t/fuzz/corpus/tcache/. $(BUILD)/fuzz/tcache/
-	$(BUILD)/bin/fuzz_jwt -max_total_time=$(FUZZ_SECONDS) -max_len=9000 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/jwt
-	$(BUILD)/bin/fuzz_tcache -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/tcache
-	@mkdir -p $(BUILD)/fuzz/spool
-	$(BUILD)/bin/fuzz_spool -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/spool
+$(BUILD)/bin/fuzz_path: t/fuzz/fuzz_path.c ngx_lgsp_module/src/lgsp_path.c ngx_lgsp_module/src/lgsp_path.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) t/fuzz/fuzz_path.c ngx_lgsp_module/src/lgsp_path.c -o $@
+
+FUZZ_CLIENTAUTH := control-plane/lib/cp_clientauth.c control-plane/lib/cp_b64.c \
+                   control-plane/lib/cp_text.c
+$(BUILD)/bin/fuzz_clientauth: t/fuzz/fuzz_clientauth.c $(FUZZ_CLIENTAUTH) control-plane/lib/cp_clientauth.h
+	@mkdir -p $(@D)
+	$(FUZZ_CP) t/fuzz/fuzz_clientauth.c $(FUZZ_CLIENTAUTH) -lcjson -lcrypto -o $@
+
+FUZZ_FORMS := control-plane/lib/cp_forms.c control-plane/lib/cp_jschema.c \
+              control-plane/lib/cp_text.c control-plane/lib/cp_util.c
+$(BUILD)/bin/fuzz_forms: t/fuzz/fuzz_forms.c $(FUZZ_FORMS) control-plane/lib/cp_forms.h \
+                         control-plane/lib/cp_jschema.h $(BUILD)/gen/lgsp_form_schemas.h
+	@mkdir -p $(@D)
+	$(FUZZ_CP) t/fuzz/fuzz_forms.c $(FUZZ_FORMS) -lcjson -lm -o $@
+
+FUZZ_RECONCILE := control-plane/lib/cp_reconcile.c control-plane/lib/cp_text.c \
+                  control-plane/lib/cp_time.c
+$(BUILD)/bin/fuzz_reconcile: t/fuzz/fuzz_reconcile.c $(FUZZ_RECONCILE) control-plane/lib/cp_reconcile.h
+	@mkdir -p $(@D)
+	$(FUZZ_CP) t/fuzz/fuzz_reconcile.c $(FUZZ_RECONCILE) -o $@
+
+FUZZ_JWKS := control-plane/lib/cp_jwks.c control-plane/lib/cp_jwk.c control-plane/lib/cp_b64.c \
+             $(wildcard ngx_lgsp_module/src/lgsp_jwt*.c)
+$(BUILD)/bin/fuzz_jwks: t/fuzz/fuzz_jwks.c $(FUZZ_JWKS) control-plane/lib/cp_jwks.h control-plane/lib/cp_jwk.h
+	@mkdir -p $(@D)
+	$(FUZZ_CP) t/fuzz/fuzz_jwks.c $(FUZZ_JWKS) -lcjson -lcrypto -o $@
+
+# Each fuzzer runs FUZZ_SECONDS on its seed corpus, copied into
+# build/fuzz/NAME where it grows from run to run; its output goes to
+# build/fuzz/NAME.log and its last status line is shown.  A crash or a
+# sanitizer report fails the run, the input kept as build/fuzz/crash-*.
+# `make -j2 fuzz` runs two at once.
+FUZZERS := snapshot jwt tcache spool path clientauth forms reconcile jwks
+FUZZ_OPTS_snapshot   := -max_len=65536
+FUZZ_OPTS_jwt        := -max_len=9000
+FUZZ_OPTS_tcache     := -max_len=4096
+FUZZ_OPTS_spool      := -max_len=8192 -timeout=10
+FUZZ_OPTS_path       := -max_len=8192 -dict=t/fuzz/path.dict
+FUZZ_OPTS_clientauth := -max_len=17000 -dict=t/fuzz/clientauth.dict
+FUZZ_OPTS_forms      := -max_len=65536 -timeout=10 -dict=t/fuzz/json.dict
+FUZZ_OPTS_reconcile  := -max_len=16384 -dict=t/fuzz/reconcile.dict
+FUZZ_OPTS_jwks       := -max_len=16384 -timeout=10 -dict=t/fuzz/json.dict
+# seeds besides t/fuzz/corpus/NAME: the form fixtures, and snapshots that
+# lgspd compiles from a demo home (scripts/fuzz-seeds)
+FUZZ_SEEDS_forms     := t/fixtures/forms/*/*.json
+
+fuzz: $(FUZZERS:%=fuzz-%)
+
+fuzz-snapshot: $(BUILD)/fuzz/snapshot/seed-1
+$(BUILD)/fuzz/snapshot/seed-1: | $(MODULE_SO) $(BINS)
+	@scripts/fuzz-seeds $(@D)
+
+fuzz-%: $(BUILD)/bin/fuzz_%
+	@mkdir -p $(BUILD)/fuzz/$*
+	@if [ -d t/fuzz/corpus/$* ]; then cp -r t/fuzz/corpus/$*/. $(FUZZ_SEEDS_$*) $(BUILD)/fuzz/$*/; fi
+	@echo "  FUZZ    $* for $(FUZZ_SECONDS) s ($(BUILD)/fuzz/$*.log)"
+	@$< -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTS_$*) -artifact_prefix=$(BUILD)/fuzz/ \
+	    $(BUILD)/fuzz/$* > $(BUILD)/fuzz/$*.log 2>&1 \
+	    || { tail -40 $(BUILD)/fuzz/$*.log; exit 1; }
+	@grep -E '^#[0-9]+[[:space:]]+DONE' $(BUILD)/fuzz/$*.log | sed 's/^/  $*: /'
 
 bench: setup all
 	@scripts/bench

@@ -12,7 +12,6 @@
  * answered (our upstream status), and only calls we forwarded to it.
  */
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -23,20 +22,12 @@
 #include "lgspctl.h"
 #include "cp_audit.h"
 #include "cp_cli.h"
+#include "cp_reconcile.h"
 #include "cp_store.h"
-#include "cp_text.h"
 #include "cp_time.h"
 #include "cp_util.h"
 
-#define RC_LINE_MAX   4096
-#define RC_FIELDS     16
-
 enum { AS_ALL, AS_CONSUMER, AS_PROVIDER };
-enum { COL_TXN, COL_RID, COL_TIME, COL_STATUS, NCOLS };
-
-static const char *const col_names[NCOLS] = {
-    "transaction_id", "request_id", "time", "status"
-};
 
 /* which of our records a partner can know of; ?9 is its code or system */
 static const char *const party_sql[] = {
@@ -54,103 +45,46 @@ typedef struct {
     int64_t      rows, matched;
 } rc_t;
 
-/*
- * One CSV line into fields: RFC 4180 quoting ("..." with "" for a quote),
- * no line breaks inside fields.  The count, or -1 on a broken quote.
- */
+/* "FILE:LINE: what" (the partner's text in what already escaped) */
 static int
-split_csv(char *line, char **f, int max)
+bad_line(const rc_t *rc, long line, const char *what)
 {
-    int   n = 0;
-    char *p = line, *w;
-
-    for (;;) {
-        if (n == max) {
-            return -1;
-        }
-        if (*p == '"') {
-            f[n++] = w = ++p;
-            for (;;) {
-                if (*p == '\0') {
-                    return -1;
-                }
-                if (*p == '"') {
-                    if (p[1] == '"') {
-                        *w++ = '"';
-                        p += 2;
-                        continue;
-                    }
-                    p++;
-                    break;
-                }
-                *w++ = *p++;
-            }
-            if (*p != ',' && *p != '\0') {
-                return -1;
-            }
-            *w = '\0';
-        } else {
-            f[n++] = p;
-            p += strcspn(p, ",");
-        }
-        if (*p == '\0') {
-            break;
-        }
-        *p++ = '\0';
-    }
-    /* surrounding blanks are not part of a value */
-    for (int i = 0; i < n; i++) {
-        char *e;
-
-        while (*f[i] == ' ' || *f[i] == '\t') {
-            f[i]++;
-        }
-        e = f[i] + strlen(f[i]);
-        while (e > f[i] && (e[-1] == ' ' || e[-1] == '\t')) {
-            *--e = '\0';
-        }
-    }
-    return n;
-}
-
-/* "FILE:LINE: what", the partner's text in it escaped for the terminal */
-static int
-bad_line(const rc_t *rc, long line, const char *fmt, const char *arg)
-{
-    char shown[4 * RC_LINE_MAX + 4];
-
-    cp_term_escape(shown, sizeof(shown), arg, strlen(arg));
-    fprintf(stderr, "lgspctl: %s:%ld: ", rc->file, line);
-    fprintf(stderr, fmt, shown);
-    fputc('\n', stderr);
+    fprintf(stderr, "lgspctl: %s:%ld: %s\n", rc->file, line, what);
     return CP_EXIT_USAGE;
 }
 
-static int
-valid_id(const char *s, size_t max)
+/*
+ * The next line of in into buf (size bytes), its '\n' included, NULs and
+ * all: its length, or -1 at the end of the file.  A line longer than
+ * size - 1 bytes stops there; cp_reconcile_csv_line() calls it too long.
+ */
+static long
+read_line(FILE *in, char *buf, size_t size)
 {
-    size_t n = strlen(s);
+    size_t n = 0;
+    int    ch = EOF;
 
-    if (n == 0 || n > max) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!isalnum((unsigned char) *s) && !strchr("._:-", *s)) {
-            return 0;
+    while (n + 1 < size && (ch = getc(in)) != EOF) {
+        buf[n++] = (char) ch;
+        if (ch == '\n') {
+            break;
         }
     }
-    return 1;
+    return n == 0 && ch == EOF ? -1 : (long) n;
 }
 
 /* Read the partner's file into the temp table theirs.  0 or an exit code. */
 static int
 load_csv(rc_t *rc, sqlite3 *db, FILE *in, int64_t *min_ms, int64_t *max_ms)
 {
-    char           line[RC_LINE_MAX + 2], *f[RC_FIELDS];
-    int            col[NCOLS], n, k;
-    long           lineno = 0;
-    sqlite3_stmt  *ins, *dup;
-    int            ret = 0;
+    cp_reconcile_csv_t         csv;
+    char                       why[CP_RECONCILE_WHY_MAX];
+    char                       line[CP_RECONCILE_LINE_MAX + 2];
+    long                       len;
+    int                        k;
+    cp_reconcile_row_t         row;
+    sqlite3_stmt              *ins, *dup;
+    int                        ret = 0;
 
     ins = cp_db_prepare(db, "INSERT INTO temp.theirs (line, txn, rid, ms,"
                             " status) VALUES (?1, ?2, ?3, ?4, ?5)");
@@ -165,157 +99,53 @@ load_csv(rc_t *rc, sqlite3 *db, FILE *in, int64_t *min_ms, int64_t *max_ms)
 
     *min_ms = INT64_MAX;
     *max_ms = INT64_MIN;
-    for (k = 0; k < NCOLS; k++) {
-        col[k] = -1;
-    }
+    cp_reconcile_csv_init(&csv);
 
-    while (fgets(line, sizeof(line), in) != NULL) {
-        size_t len = strlen(line);
-
-        lineno++;
-        if (len > RC_LINE_MAX
-            || (len == sizeof(line) - 1 && line[len - 1] != '\n'))
-        {
-            ret = bad_line(rc, lineno, "line too long%s", "");
+    while ((len = read_line(in, line, sizeof(line))) >= 0) {
+        k = cp_reconcile_csv_line(&csv, line, (size_t) len, &row, why,
+                                  sizeof(why));
+        if (k < 0) {
+            ret = bad_line(rc, csv.line, why);
             goto done;
         }
-        line[strcspn(line, "\r\n")] = '\0';
-        if (lineno == 1 && (unsigned char) line[0] == 0xef
-            && (unsigned char) line[1] == 0xbb
-            && (unsigned char) line[2] == 0xbf)
-        {
-            memmove(line, line + 3, strlen(line + 3) + 1);   /* a BOM */
-        }
-        if (line[0] == '\0') {
+        if (k == 0) {
             continue;
-        }
-        n = split_csv(line, f, RC_FIELDS);
-        if (n < 0) {
-            ret = bad_line(rc, lineno, "broken quoting or too many"
-                           " columns%s", "");
-            goto done;
-        }
-
-        if (col[COL_TIME] < 0 && col[COL_STATUS] < 0) {
-            /* the header names the columns, in any order */
-            for (int i = 0; i < n; i++) {
-                for (k = 0; k < NCOLS; k++) {
-                    if (strcasecmp(f[i], col_names[k]) == 0) {
-                        if (col[k] >= 0) {
-                            ret = bad_line(rc, lineno, "column \"%s\" twice",
-                                           col_names[k]);
-                            goto done;
-                        }
-                        col[k] = i;
-                        break;
-                    }
-                }
-                if (k == NCOLS) {
-                    ret = bad_line(rc, lineno, "unknown column \"%s\"",
-                                   f[i]);
-                    goto done;
-                }
-            }
-            if (col[COL_TIME] < 0 || col[COL_STATUS] < 0
-                || (col[COL_TXN] < 0 && col[COL_RID] < 0))
-            {
-                ret = bad_line(rc, lineno, "the header needs time, status"
-                               " and transaction_id or request_id%s", "");
-                goto done;
-            }
-            continue;
-        }
-
-        const char  *txn = "", *rid = "", *status;
-        char        *end;
-        int64_t      ms;
-        long         st;
-        int          want = 0;
-
-        for (k = 0; k < NCOLS; k++) {
-            if (col[k] >= want) {
-                want = col[k] + 1;
-            }
-        }
-        if (n != want) {
-            char num[32];
-
-            snprintf(num, sizeof(num), "%d", want);
-            ret = bad_line(rc, lineno, "%s columns expected, as in the"
-                           " header", num);
-            goto done;
-        }
-        if (col[COL_TXN] >= 0) {
-            txn = f[col[COL_TXN]];
-        }
-        if (col[COL_RID] >= 0) {
-            rid = f[col[COL_RID]];
-        }
-        if (txn[0] == '\0' && rid[0] == '\0') {
-            ret = bad_line(rc, lineno, "neither a transaction_id nor a"
-                           " request_id%s", "");
-            goto done;
-        }
-        if ((txn[0] && !valid_id(txn, LGSP_AUDIT_TXN_ID))
-            || (rid[0] && !valid_id(rid, LGSP_AUDIT_REQUEST_ID)))
-        {
-            ret = bad_line(rc, lineno, "\"%s\" is not a transaction or"
-                           " request id", txn[0] ? txn : rid);
-            goto done;
-        }
-        if (cp_time_parse_ms(f[col[COL_TIME]], &ms) != 0) {
-            ret = bad_line(rc, lineno, "time \"%s\" is not ISO 8601",
-                           f[col[COL_TIME]]);
-            goto done;
-        }
-        status = f[col[COL_STATUS]];
-        errno = 0;
-        st = strtol(status, &end, 10);
-        if (errno != 0 || end == status || *end != '\0' || st < 100
-            || st > 599)
-        {
-            ret = bad_line(rc, lineno, "status \"%s\" is not an HTTP"
-                           " status", status);
-            goto done;
         }
 
         sqlite3_reset(dup);
-        sqlite3_bind_text(dup, 1, txn, -1, SQLITE_STATIC);
-        sqlite3_bind_text(dup, 2, rid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(dup, 1, row.txn, -1, SQLITE_STATIC);
+        sqlite3_bind_text(dup, 2, row.rid, -1, SQLITE_STATIC);
         if (sqlite3_step(dup) == SQLITE_ROW) {
-            char prev[32];
-
-            snprintf(prev, sizeof(prev), "%lld",
+            snprintf(why, sizeof(why), "the same transaction as line %lld",
                      (long long) sqlite3_column_int64(dup, 0));
-            ret = bad_line(rc, lineno, "the same transaction as line %s",
-                           prev);
+            ret = bad_line(rc, csv.line, why);
             goto done;
         }
 
         sqlite3_reset(ins);
-        sqlite3_bind_int64(ins, 1, lineno);
-        sqlite3_bind_text(ins, 2, txn, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 3, rid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 4, ms);
-        sqlite3_bind_int64(ins, 5, st);
+        sqlite3_bind_int64(ins, 1, csv.line);
+        sqlite3_bind_text(ins, 2, row.txn, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, row.rid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 4, row.ms);
+        sqlite3_bind_int64(ins, 5, row.status);
         if (sqlite3_step(ins) != SQLITE_DONE) {
             cp_err("reconcile: %s", sqlite3_errmsg(db));
             ret = CP_EXIT_REFUSED;
             goto done;
         }
         rc->rows++;
-        if (ms < *min_ms) {
-            *min_ms = ms;
+        if (row.ms < *min_ms) {
+            *min_ms = row.ms;
         }
-        if (ms > *max_ms) {
-            *max_ms = ms;
+        if (row.ms > *max_ms) {
+            *max_ms = row.ms;
         }
     }
     if (ferror(in)) {
         cp_err("%s: %s", rc->file, strerror(errno));
         ret = CP_EXIT_REFUSED;
-    } else if (col[COL_TIME] < 0) {
-        ret = bad_line(rc, lineno ? lineno : 1, "no header line%s", "");
+    } else if (cp_reconcile_csv_end(&csv, why, sizeof(why)) != 0) {
+        ret = bad_line(rc, csv.line ? csv.line : 1, why);
     }
 
 done:

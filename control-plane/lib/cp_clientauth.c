@@ -6,6 +6,7 @@
 
 #include "cp_b64.h"
 #include "cp_clientauth.h"
+#include "cp_text.h"
 
 /* the parameters we read; the others are ignored (RFC 6749 §3.2) */
 enum { P_GRANT, P_ID, P_SECRET, P_N };
@@ -154,17 +155,23 @@ parse_form(const char *body, size_t len, params_t *p, const char **why)
 static int
 parse_json(const char *body, size_t len, params_t *p, const char **why)
 {
-    cJSON *root, *item;
-    int    rc = 0;
+    cJSON      *root, *item;
+    const char *end = NULL;
+    int         rc = 0;
 
-    /* cJSON would cut a string at an escaped NUL: "a\u0000b" must not
-     * pass as "a" */
-    if (memmem(body, len, "\\u0000", 6) != NULL) {
+    /* cJSON would cut a string at a NUL: "a\u0000b" must not pass as "a" */
+    if (cp_json_nul(body, len) >= 0) {
         *why = "a parameter is badly encoded";
         return -1;
     }
-    root = cJSON_ParseWithLength(body, len);
-    if (root == NULL || !cJSON_IsObject(root)) {
+    /* one JSON text: what follows the object is whitespace or nothing */
+    root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    while (root != NULL && end < body + len
+           && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+    {
+        end++;
+    }
+    if (root == NULL || !cJSON_IsObject(root) || end != body + len) {
         cJSON_Delete(root);
         *why = "the body is not a JSON object";
         return -1;

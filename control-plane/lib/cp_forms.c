@@ -22,6 +22,51 @@ schema_text(const char *form)
     return NULL;
 }
 
+static int
+by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * A member name given twice in one object: cJSON keeps both and lgspctl
+ * reads the first, where python's json module and jq read the last, so
+ * the letter printed for signing and the form kept in the registry would
+ * say different things to different readers.  Sorted, not compared pair
+ * by pair: a 1 MB form may have an object of 100000 members.  0 with *dup
+ * the name or NULL; -1 when out of memory.
+ */
+static int
+repeated_name(const cJSON *o, const char **dup)
+{
+    const char **names;
+    size_t       n = 0;
+
+    *dup = NULL;
+    for (const cJSON *m = o->child; m != NULL; m = m->next) {
+        n++;
+    }
+    if (n < 2) {
+        return 0;
+    }
+    names = malloc(n * sizeof(*names));
+    if (names == NULL) {
+        return -1;
+    }
+    n = 0;
+    for (const cJSON *m = o->child; m != NULL; m = m->next) {
+        names[n++] = m->string;
+    }
+    qsort(names, n, sizeof(*names), by_name);
+    for (size_t i = 1; i < n && *dup == NULL; i++) {
+        if (strcmp(names[i - 1], names[i]) == 0) {
+            *dup = names[i];
+        }
+    }
+    free(names);
+    return 0;
+}
+
 /*
  * Every member name and string of a form is text the registry stores,
  * lists and prints for signing: well-formed UTF-8 without control
@@ -66,6 +111,20 @@ check_text(const cJSON *v, char *path, size_t plen, size_t cap, char *why,
             return rc;
         }
     }
+    if (cJSON_IsObject(v)) {
+        const char *dup;
+
+        if (repeated_name(v, &dup) != 0) {
+            snprintf(why, size, "%s: out of memory", plen ? path : "/");
+            return -1;
+        }
+        if (dup != NULL) {
+            cp_jschema_push(path, plen, cap, dup);
+            snprintf(why, size, "%s: is given twice", path);
+            path[plen] = '\0';
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -108,50 +167,20 @@ line_of(const char *text, const char *end)
     return line;
 }
 
-/* The offset of the first \u0000 inside a string, or -1: cJSON would end
- * the string there and drop the rest of it unseen. */
-static long
-escaped_nul(const char *text, size_t len)
-{
-    int in_string = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        if (!in_string) {
-            in_string = text[i] == '"';
-        } else if (text[i] == '"') {
-            in_string = 0;
-        } else if (text[i] == '\\') {
-            if (i + 5 < len && text[i + 1] == 'u'
-                && memcmp(text + i + 2, "0000", 4) == 0)
-            {
-                return (long) i;
-            }
-            i++;                        /* the escaped character */
-        }
-    }
-    return -1;
-}
-
 cJSON *
-cp_form_load(const char *file, const char *form, char *why, size_t size)
+cp_form_parse(const char *text, size_t len, const char *file,
+              const char *form, char *why, size_t size)
 {
     const char *end = NULL;
-    char       *text, inner[600];
-    size_t      len, bad;
+    char        inner[600];
+    size_t      bad;
     long        nul;
     cJSON      *doc;
 
-    text = cp_read_file(file, CP_FORM_MAX, &len);
-    if (text == NULL) {
-        snprintf(why, size, "%s: %s", file,
-                 errno == EFBIG ? "larger than 1 MB" : strerror(errno));
-        return NULL;
-    }
     /* JSON is UTF-8 (RFC 8259 §8.1); cJSON passes any bytes through */
     if (!cp_utf8_valid(text, len, &bad)) {
         snprintf(why, size, "%s: line %d: not valid UTF-8 (byte %zu)", file,
                  line_of(text, text + bad), bad + 1);
-        free(text);
         return NULL;
     }
     /* len + 1: cJSON wants to see the terminating NUL after the document */
@@ -159,22 +188,38 @@ cp_form_load(const char *file, const char *form, char *why, size_t size)
     if (doc == NULL) {
         snprintf(why, size, "%s: line %d: not a JSON document", file,
                  line_of(text, end));
-        free(text);
         return NULL;
     }
-    if ((nul = escaped_nul(text, len)) >= 0) {
-        snprintf(why, size, "%s: line %d: a string holds \\u0000", file,
-                 line_of(text, text + nul));
-        free(text);
+    if ((nul = cp_json_nul(text, len)) >= 0) {
+        snprintf(why, size, "%s: line %d: %s", file,
+                 line_of(text, text + nul), text[nul] == '\0'
+                 ? "a NUL byte" : "a string holds \\u0000");
         cJSON_Delete(doc);
         return NULL;
     }
-    free(text);
     if (cp_form_validate(doc, form, inner, sizeof(inner)) != 0) {
         snprintf(why, size, "%s: %s", file, inner);
         cJSON_Delete(doc);
         return NULL;
     }
+    return doc;
+}
+
+cJSON *
+cp_form_load(const char *file, const char *form, char *why, size_t size)
+{
+    char   *text;
+    size_t  len;
+    cJSON  *doc;
+
+    text = cp_read_file(file, CP_FORM_MAX, &len);
+    if (text == NULL) {
+        snprintf(why, size, "%s: %s", file,
+                 errno == EFBIG ? "larger than 1 MB" : strerror(errno));
+        return NULL;
+    }
+    doc = cp_form_parse(text, len, file, form, why, size);
+    free(text);
     return doc;
 }
 

@@ -19,6 +19,11 @@
 cJSON *cp_form_load(const char *file, const char *form, char *why,
                     size_t size);
 
+/* The same for a form's text already in memory: text[len] must be a NUL
+ * (as cp_read_file leaves it), file names it in messages. */
+cJSON *cp_form_parse(const char *text, size_t len, const char *file,
+                     const char *form, char *why, size_t size);
+
 /* Validate a parsed document: 0, or -1 with "/path: what is wrong". */
 int cp_form_validate(const cJSON *doc, const char *form, char *why,
                      size_t size);

@@ -154,6 +154,32 @@ cp_term_escape(char *out, size_t size, const char *s, size_t n)
     out[len] = '\0';
 }
 
+long
+cp_json_nul(const char *text, size_t len)
+{
+    const char *nul = memchr(text, '\0', len);
+    int         in_string = 0;
+
+    if (nul != NULL) {
+        len = (size_t) (nul - text);        /* an escape before it first */
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!in_string) {
+            in_string = text[i] == '"';
+        } else if (text[i] == '"') {
+            in_string = 0;
+        } else if (text[i] == '\\') {
+            if (i + 5 < len && text[i + 1] == 'u'
+                && memcmp(text + i + 2, "0000", 4) == 0)
+            {
+                return (long) i;
+            }
+            i++;                            /* the escaped character */
+        }
+    }
+    return nul != NULL ? (long) (nul - text) : -1;
+}
+
 void
 cp_csv_write(FILE *out, const char *s, size_t n)
 {

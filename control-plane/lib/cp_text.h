@@ -33,6 +33,12 @@ int cp_utf8_valid(const char *s, size_t n, size_t *bad);
  * logs).  *bad as for cp_utf8_valid. */
 int cp_text_check(const char *s, size_t n, int flags, size_t *bad);
 
+/* The offset of the first NUL a JSON text would hide, or -1: a NUL byte
+ * anywhere (no JSON text holds one), or a \u0000 escape in a string (an
+ * escaped backslash before "u0000" is none).  cJSON ends its C strings
+ * there, so "a\u0000b" would pass as "a" with the rest unseen. */
+long cp_json_nul(const char *text, size_t len);
+
 /* s[0..n) to out with each byte of a malformed sequence as U+FFFD, as a
  * reader of text does (Unicode §3.9): text stored before lgspctl refused
  * such bytes still gives a valid JSON document. */

@@ -85,6 +85,46 @@ START_TEST(shipped_forms_compile)
 }
 END_TEST
 
+static cJSON *
+form_text(const char *text, size_t len, const char *form, char *why)
+{
+    return cp_form_parse(text, len, "f.json", form, why, 512);
+}
+
+/*
+ * Found by t/fuzz/fuzz_forms.c: a member given twice passed, lgspctl
+ * reading the first and other JSON tools the last.  A NUL byte is named
+ * as such, an escaped one as before.
+ */
+START_TEST(forms_refuse_repeated_names_and_nul)
+{
+    static const char nul[] = "{\"form\":\"03\",\"system\":\"a\0b\"}";
+    char              why[512];
+    const char       *t;
+
+    t = "{\"form\":\"03\",\"system\":\"a\",\"system\":\"b\"}";
+    ck_assert_ptr_null(form_text(t, strlen(t), "03", why));
+    ck_assert_str_eq(why, "f.json: /system: is given twice");
+
+    t = "{\"form\":\"02\",\"contact\":{\"name\":\"a\",\"unit\":\"b\","
+        "\"name\":\"c\"}}";
+    ck_assert_ptr_null(form_text(t, strlen(t), "02", why));
+    ck_assert_str_eq(why, "f.json: /contact/name: is given twice");
+
+    /* the same name in two objects is no repeat */
+    t = "{\"form\":\"02\",\"agency\":{\"name\":\"a\"},\"contact\":"
+        "{\"name\":\"c\"}}";
+    ck_assert_ptr_null(form_text(t, strlen(t), "02", why));
+    ck_assert(strstr(why, "twice") == NULL);
+
+    ck_assert_ptr_null(form_text(nul, sizeof(nul) - 1, "03", why));
+    ck_assert_str_eq(why, "f.json: line 1: a NUL byte");
+    t = "{\"form\":\"03\",\n\"system\":\"a\\u0000b\"}";
+    ck_assert_ptr_null(form_text(t, strlen(t), "03", why));
+    ck_assert_str_eq(why, "f.json: line 2: a string holds \\u0000");
+}
+END_TEST
+
 Suite *
 jschema_suite(void)
 {
@@ -94,6 +134,7 @@ jschema_suite(void)
     tcase_add_test(tc, paths_and_reasons);
     tcase_add_test(tc, schema_errors);
     tcase_add_test(tc, shipped_forms_compile);
+    tcase_add_test(tc, forms_refuse_repeated_names_and_nul);
     suite_add_tcase(s, tc);
     return s;
 }

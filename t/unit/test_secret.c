@@ -266,6 +266,39 @@ START_TEST(json_body)
 }
 END_TEST
 
+/*
+ * Found by t/fuzz/fuzz_clientauth.c: a secret the form accepts, sent back
+ * as JSON, was refused because "\\u0000" (an escaped backslash, then
+ * "u0000") was taken for an escaped NUL; a raw NUL byte inside a string
+ * cut it unseen; anything after the object was ignored.
+ */
+START_TEST(json_body_strict_and_exact)
+{
+    static const char raw_nul[] = "{\"grant_type\":\"client_credentials\","
+        "\"client_id\":\"a\0b\",\"client_secret\":\"x\"}";
+    cp_client_auth_t ca;
+    const char      *why;
+
+    ck_assert_int_eq(parse(NULL, JSON, "{\"grant_type\":\"client_credentials\","
+                           "\"client_id\":\"a\\\\u0000b\",\"client_secret\":"
+                           "\"x\"}", &ca, &why), 0);
+    ck_assert_str_eq(ca.client_id, "a\\u0000b");
+    ck_assert_int_eq(cp_client_auth_parse(NULL, JSON, raw_nul,
+                                          sizeof(raw_nul) - 1, &ca, &why),
+                     -1);
+    ck_assert_ptr_nonnull(strstr(why, "badly encoded"));
+    refused(NULL, JSON, "{\"client_id\":\"a\\\\\\u0000\",\"client_secret\":"
+            "\"x\"}", "badly encoded");
+    refused(NULL, JSON, "{\"grant_type\":\"client_credentials\"}x",
+            "not a JSON object");
+    refused(NULL, JSON, "{\"grant_type\":\"client_credentials\"}{}",
+            "not a JSON object");
+    ck_assert_int_eq(parse(NULL, JSON, " {\"grant_type\":\"x\"} \r\n\t", &ca,
+                           &why), 0);
+    ck_assert_str_eq(ca.grant_type, "x");
+}
+END_TEST
+
 START_TEST(basic_header)
 {
     cp_client_auth_t ca;
@@ -361,6 +394,7 @@ secret_suite(void)
     tcase_add_test(tc, form_refusals);
     tcase_add_test(tc, form_bounds);
     tcase_add_test(tc, json_body);
+    tcase_add_test(tc, json_body_strict_and_exact);
     tcase_add_test(tc, basic_header);
     tcase_add_test(tc, basic_refusals);
     tcase_add_test(tc, form_decode_bounds);

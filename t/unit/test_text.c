@@ -253,6 +253,28 @@ START_TEST(csv_neutralises_formulas)
 }
 END_TEST
 
+START_TEST(json_nul)
+{
+    static const bytes_t cases[] = {
+        B("{\"a\":\"x\"}", (size_t) -1, "no NUL"),
+        B("{\"a\":\"x\\u0000y\"}", 7, "an escaped NUL"),
+        B("{\"a\":\"x\\\\u0000y\"}", (size_t) -1,
+          "an escaped backslash, then u0000"),
+        B("{\"a\":\"x\\\\\\u0000y\"}", 9, "a backslash, then \\u0000"),
+        B("{\"a\":\"x\0y\"}", 7, "a NUL byte in a string"),
+        B("{}\0", 2, "a NUL byte after the text"),
+        B("{\"a\":\"\\u0000\0\"}", 6, "the first of the two"),
+        B("\"\\u000", (size_t) -1, "a cut escape"),
+        B("\\u0000", (size_t) -1, "outside a string: not JSON at all"),
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_msg(cp_json_nul(cases[i].s, cases[i].n)
+                      == (long) cases[i].bad, "%s", cases[i].what);
+    }
+}
+END_TEST
+
 Suite *
 text_suite(void)
 {
@@ -265,6 +287,7 @@ text_suite(void)
     tcase_add_test(in, code_points);
     tcase_add_test(in, control_characters);
     tcase_add_test(in, valid_text_says_why);
+    tcase_add_test(in, json_nul);
     suite_add_tcase(s, in);
     tcase_add_test(out, utf8_write_replaces);
     tcase_add_test(out, terminal_escapes);
