@@ -451,7 +451,9 @@ ingest_spool(void)
     }
     closedir(d);
 
-    qsort(names, n, sizeof(seg_name_t), cmp_names);
+    if (n > 1) {
+        qsort(names, n, sizeof(seg_name_t), cmp_names);
+    }
     audit.behind = 0;
     for (size_t i = 0; i < n && budget > 0; i++) {
         lgsp_spool_name(names[i].name, &pid);

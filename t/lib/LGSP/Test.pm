@@ -108,9 +108,9 @@ sub _sanitizer_logs {
     my $dir = $self->{sanitizer} = "$self->{home}/sanitizer";
     mkdir $dir or die "mkdir $dir: $!";
     chmod 01777, $dir or die "chmod $dir: $!";
-    for (['ASAN_OPTIONS', 'asan'], ['UBSAN_OPTIONS', 'ubsan']) {
-        my ($var, $name) = @$_;
-        $ENV{$var} = join ':', grep { length } $SAN_BASE{$var}, "log_path=$dir/$name";
+    # clang's runtime reads both variables: one path in each
+    for my $var (qw(ASAN_OPTIONS UBSAN_OPTIONS)) {
+        $ENV{$var} = join ':', grep { length } $SAN_BASE{$var}, "log_path=$dir/report";
     }
 }
 
