@@ -56,8 +56,9 @@ for my $case (
     isnt($bad, $conf, "made a config with '$to'");
     my $f = "$t->{home}/nginx/bad.conf";
     open my $fh, '>', $f or die; print $fh $bad; close $fh;
-    my $out = `nginx -t -p $t->{home}/nginx -c $f -e /dev/stderr 2>&1`;
-    isnt($? >> 8, 0, "nginx -t refuses '$to'");
+    my ($rc, $out) = $t->nginx_run('-t', '-p', "$t->{home}/nginx", '-c', $f,
+                                   '-e', '/dev/stderr');
+    isnt($rc, 0, "nginx -t refuses '$to'");
     like($out, $want, "nginx -t names it: '$to'");
 }
 

@@ -256,7 +256,7 @@ my $total = count();
     }
     ok(!spool_files(), 'nothing reached the spool');
     is(count(), $before, 'nor audit.db');
-    for my $bin (map { "$LGSP::Test::ROOT/build/bin/$_" } qw(lgspctl lgspd)) {
+    for my $bin (map { "$LGSP::Test::BUILD/bin/$_" } qw(lgspctl lgspd)) {
         open my $fh, '<:raw', $bin or die "$bin: $!";
         my $image = do { local $/; <$fh> };
         unlike($image, qr/_write-(test-)?records/, "$bin has no record writer");

@@ -33,8 +33,8 @@ enum { AS_ALL, AS_CONSUMER, AS_PROVIDER };
 static const char *const party_sql[] = {
     [AS_ALL]      = "",
     [AS_CONSUMER] = " AND (consumer_org = ?9 OR consumer_system = ?9)",
-    [AS_PROVIDER] = " AND (provider_org = ?9 OR provider_system = ?9)"
-                    " AND upstream_duration_us >= 0",
+    [AS_PROVIDER] = (" AND (provider_org = ?9 OR provider_system = ?9)"
+                     " AND upstream_duration_us >= 0"),
 };
 
 typedef struct {

@@ -51,6 +51,7 @@ static struct {
     cp_summary_t *summary;         /* the batch's daily summaries */
     int64_t    caught_up_ms;       /* when the spool was last all read */
     int        behind;             /* this tick left records unread */
+    int        full;               /* this tick read all it may read */
     cp_audit_head_t head;          /* the head lgspd last wrote or checked */
     int        tampered;           /* audit.db is not what lgspd wrote */
     int64_t    sealed_seq;         /* the last seal's seq */
@@ -464,13 +465,16 @@ ingest_spool(void)
     }
     closedir(d);
 
-    qsort(names, n, sizeof(seg_name_t), cmp_names);
+    if (n > 1) {
+        qsort(names, n, sizeof(seg_name_t), cmp_names);
+    }
     audit.behind = 0;
     for (size_t i = 0; i < n && budget > 0; i++) {
         lgsp_spool_name(names[i].name, &pid);
         ingest_segment(names[i].name, pid, &budget);
     }
     free(names);
+    audit.full = budget <= 0;
     if (!audit.behind && budget > 0) {
         audit.caught_up_ms = cp_now_ms();
     }
@@ -516,6 +520,15 @@ audit_seal(lgspd_t *d, int64_t now)
 static void
 audit_cron(lgspd_t *d, int64_t now)
 {
+    /* a day's file is fixed when it is begun and a day is archived once:
+     * while the spool holds more than a tick reads (a backlog after a
+     * restart may hold much of that day), the archive waits for it, so
+     * that only records that really came late go into a later day's file
+     * (a segment that cannot be read holds nothing up) */
+    if (audit.full) {
+        audit.next_cron_ms = now;
+        return;
+    }
     /* a day is archived over several ticks, a batch each: come back at
      * the next tick while there is more */
     if (cp_audit_archive_run(audit.db, d->db, audit.keys, audit.archive,

@@ -518,7 +518,9 @@ reload_targets(int64_t now_ms)
     hl.targets = fresh;
     hl.n = nfresh;
     hl.cap = cap;
-    qsort(hl.targets, hl.n, sizeof(*hl.targets), target_cmp);
+    if (hl.n > 1) {
+        qsort(hl.targets, hl.n, sizeof(*hl.targets), target_cmp);
+    }
     cp_log("info", "health: polling %zu targets", hl.n);
 }
 

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -477,6 +478,18 @@ cp_health_latest(void)
     return (int) HEALTH_MIGRATIONS_N;
 }
 
+/* SQLite's message lives in the handle, which a failed open closes: the
+ * caller gets a copy that outlives it */
+static const char *
+health_why(sqlite3 *db, const char *why)
+{
+    static char  msg[256];
+
+    snprintf(msg, sizeof(msg), "%s", db ? why : "out of memory");
+    sqlite3_close(db);
+    return msg;
+}
+
 sqlite3 *
 cp_health_open(const char *path, int create, const char **why)
 {
@@ -498,8 +511,7 @@ cp_health_open(const char *path, int create, const char **why)
                                 " PRAGMA journal_mode = WAL;",
                             NULL, NULL, NULL) != SQLITE_OK)
         {
-            *why = db ? sqlite3_errmsg(db) : "out of memory";
-            sqlite3_close(db);
+            *why = health_why(db, sqlite3_errmsg(db));
             return NULL;
         }
         sqlite3_close(db);
@@ -513,7 +525,7 @@ cp_health_open(const char *path, int create, const char **why)
     if (cp_db_migrate_list(db, health_migrations, cp_health_latest(), why)
         != 0)
     {
-        sqlite3_close(db);
+        *why = health_why(db, *why);
         return NULL;
     }
     return db;

@@ -479,6 +479,21 @@ START_TEST(layout_newer_is_refused)
 }
 END_TEST
 
+/* a migration that fails says SQLite's why, read before the handle goes
+ * (ASan: heap-use-after-free in make test SANITIZE=1 when it was not) */
+START_TEST(migration_error_outlives_the_handle)
+{
+    const char *why = NULL;
+    sqlite3    *again;
+
+    sql("PRAGMA user_version = 0");
+    again = cp_health_open(dbpath, 0, &why);
+    ck_assert_ptr_null(again);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_msg(strstr(why, "already exists") != NULL, "why: %s", why);
+}
+END_TEST
+
 START_TEST(config_keys)
 {
     cp_config_t cf;
@@ -525,6 +540,7 @@ health_suite(void)
     tcase_add_test(db, retention);
     tcase_add_test(db, down_for_the_snapshot);
     tcase_add_test(db, layout_newer_is_refused);
+    tcase_add_test(db, migration_error_outlives_the_handle);
     suite_add_tcase(s, db);
     return s;
 }

@@ -11,6 +11,7 @@ use warnings;
 use Cwd qw(abs_path);
 use Digest::SHA ();
 use File::Basename qw(dirname);
+use File::Spec;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
@@ -20,10 +21,24 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
-our $CTL = "$ROOT/build/bin/lgspctl";
+# The build under test: LGSP_BUILD, which the Makefile exports (build-san
+# for `make test SANITIZE=1`), else build/.
+our $BUILD = File::Spec->rel2abs($ENV{LGSP_BUILD} // 'build', $ROOT);
+$ENV{LGSP_BUILD} = $BUILD;    # scripts/mkhome: lgspctl and the module
+our $CTL = "$BUILD/bin/lgspctl";
 # test-only tools (Makefile TEST_TOOLS): never installed
-our $SPOOLGEN = "$ROOT/build/t/bin/spoolgen";
-our $LGSPD = "$ROOT/build/bin/lgspd";
+our $SPOOLGEN = "$BUILD/t/bin/spoolgen";
+our $LGSPD = "$BUILD/bin/lgspd";
+our $NGINX = $ENV{LGSP_NGINX} // 'nginx';
+
+# A module built with ASan runs in the stock nginx only with the ASan
+# runtime loaded before anything else: LGSP_PRELOAD, which the Makefile
+# exports for the sanitized build.
+our $PRELOAD = $ENV{LGSP_PRELOAD} // '';
+
+# Sanitizer options as the caller gave them (the Makefile's, for the
+# sanitized build); each home adds where reports go (new, stop).
+my %SAN_BASE = map { $_ => $ENV{$_} // '' } qw(ASAN_OPTIONS UBSAN_OPTIONS);
 
 my @all;    # every harness made, stopped at END
 
@@ -55,6 +70,7 @@ sub new {
     # it (TMPDIR) is closed to them.
     $ENV{LGSP_HOME} = $self->{home};
     $ENV{LGSP_OPERATOR} //= 'test-operator';
+    $self->_sanitizer_logs;
     local $ENV{LGSP_PORT} = $self->{port};
     local $ENV{LGSP_WORKERS} = $self->{workers};
     local $ENV{LGSP_CA_BUNDLE} = $o{ca_bundle} if $o{ca_bundle};
@@ -79,6 +95,49 @@ sub home { $_[0]{home} }
 sub port { $_[0]{port} }
 sub url  { "http://127.0.0.1:$_[0]{port}" . ($_[1] // '') }
 sub error_log { "$_[0]{home}/nginx/logs/error.log" }
+
+# ASan and UBSan write their reports into the home's sanitizer/ instead
+# of stderr: an nginx worker's stderr is the error log, and a report there
+# (or in a tool's captured stderr) would pass unseen; stop() fails the test
+# on any file there.  Workers run as lgsp-gw and lgspd perhaps as lgsp, so
+# anyone may create files in it.  Every process the test starts from here
+# on inherits the options: those of the newest home, which its stop()
+# reads (a test with two homes finds each report in one of them).
+sub _sanitizer_logs {
+    my ($self) = @_;
+    my $dir = $self->{sanitizer} = "$self->{home}/sanitizer";
+    mkdir $dir or die "mkdir $dir: $!";
+    chmod 01777, $dir or die "chmod $dir: $!";
+    # clang's runtime reads both variables: one path in each
+    for my $var (qw(ASAN_OPTIONS UBSAN_OPTIONS)) {
+        $ENV{$var} = join ':', grep { length } $SAN_BASE{$var}, "log_path=$dir/report";
+    }
+}
+
+# The environment nginx runs with: as every process, but without leak
+# checks, which nginx's exit (pools and cycles left to the OS, workers past
+# setuid) cannot pass; the module's memory errors are still caught.
+sub _nginx_env {
+    my $asan = $ENV{ASAN_OPTIONS} // '';
+    return (ASAN_OPTIONS => join(':', grep { length } $asan, 'detect_leaks=0'),
+            $PRELOAD ? (LD_PRELOAD => $PRELOAD) : ());
+}
+
+# nginx run to its end (nginx -t): ($exit, stdout and stderr together).
+sub nginx_run {
+    my ($self, @args) = @_;
+    my %env = _nginx_env();
+    local @ENV{keys %env} = values %env;
+    my $pid = open(my $p, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT;
+        exec $NGINX, @args or die "exec $NGINX: $!";
+    }
+    local $/;
+    my $out = <$p> // '';
+    close $p;
+    return ($? >> 8, $out);
+}
 
 sub _spawn {
     my ($self, $name, @cmd) = @_;
@@ -114,7 +173,9 @@ sub stop_lgspd {
 sub start_nginx {
     my ($self) = @_;
     my $h = $self->{home};
-    $self->_spawn('nginx', 'nginx', '-p', "$h/nginx", '-c', "$h/nginx/nginx.conf",
+    my %env = _nginx_env();
+    local @ENV{keys %env} = values %env;
+    $self->_spawn('nginx', $NGINX, '-p', "$h/nginx", '-c', "$h/nginx/nginx.conf",
                   '-e', $self->error_log);
     $self->wait_until(sub { -s "$h/run/nginx.pid" }, 10) or die "nginx did not start";
 }
@@ -408,6 +469,9 @@ sub stop {
         @bad = grep { !/$ok/ } @bad;
     }
     ok(!@bad, 'no [alert] or [emerg] in the error log') or diag(join "\n", @bad);
+    my @reports = sort glob("$self->{sanitizer}/*");
+    ok(!@reports, 'no sanitizer report')
+        or diag(join "\n", map { "$_:\n" . $self->slurp($_) } @reports);
 }
 
 END {
