@@ -26,7 +26,7 @@ override CFLAGS += $(SAN_FLAGS)
 export LGSP_PRELOAD := $(shell $(CC) -print-file-name=libclang_rt.asan-$(shell uname -m).so)
 # Leaks are checked in every program but nginx (the harness turns them
 # off there); t/lsan.supp lists only third-party leaks, each with its why.
-export ASAN_OPTIONS  := detect_leaks=1
+export ASAN_OPTIONS  := detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS  := suppressions=$(CURDIR)/t/lsan.supp:print_suppressions=0
 else
