@@ -29,6 +29,7 @@ our $CTL = "$BUILD/bin/lgspctl";
 # test-only tools (Makefile TEST_TOOLS): never installed
 our $SPOOLGEN = "$BUILD/t/bin/spoolgen";
 our $LGSPD = "$BUILD/bin/lgspd";
+# the stock nginx on PATH, or LGSP_NGINX (another build of it, to try one)
 our $NGINX = $ENV{LGSP_NGINX} // 'nginx';
 
 # A module built with ASan runs in the stock nginx only with the ASan
