@@ -18,9 +18,7 @@ use LGSP::Jose;
 my $t = LGSP::Test->new(workers => 1, start => 0);
 my $home = $t->home;
 # a file JWKS is read again within a second
-open my $cf, '>>', "$home/lgspd.conf" or die;
-print $cf "jwks_refresh_s 1\n";
-close $cf;
+$t->lgspd_conf(jwks_refresh_s => 1);
 $t->start_lgspd;
 $t->start_nginx;
 $t->wait_ready or die 'not ready';

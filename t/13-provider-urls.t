@@ -20,9 +20,7 @@ use LGSP::Demo;
 
 my $t = LGSP::Test->new(start => 0);
 my $home = $t->home;
-open my $cf, '>>', "$home/lgspd.conf" or die;
-print $cf "health_timeout_ms 1000\nhealth_fail_threshold 1\nhealth_ok_threshold 1\n";
-close $cf;
+$t->lgspd_conf(health_timeout_ms => 1000, health_fail_threshold => 1, health_ok_threshold => 1);
 
 # Health checks and calls land here; /redirect sends the caller to this
 # same server through 0.0.0.0 (the port from the Host header: the handler

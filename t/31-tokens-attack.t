@@ -22,9 +22,7 @@ use LGSP::Jose;
 my $t = LGSP::Test->new(workers => 2, start => 0);
 my $home = $t->home;
 # URL JWKS refetched every second here, so refresh and failure are seen
-open my $cf, '>>', "$home/lgspd.conf" or die;
-print $cf "jwks_refresh_s 1\n";
-close $cf;
+$t->lgspd_conf(jwks_refresh_s => 1);
 $t->start_lgspd;
 $t->start_nginx;
 $t->wait_ready or die 'not ready';

@@ -21,14 +21,7 @@ my $t = LGSP::Test->new(workers => 1, start => 0);
 my $h = $t->home;
 my $CTL = $LGSP::Test::CTL;
 
-sub conf {
-    my ($hot, $keep) = @_;
-    my $c = $t->slurp("$h/lgspd.conf");
-    $c =~ s/^audit_(hot|retention)_days.*\n//mg;
-    open my $f, '>', "$h/lgspd.conf" or die;
-    print $f $c, "audit_hot_days $hot\naudit_retention_days $keep\n";
-    close $f;
-}
+sub conf { $t->lgspd_conf(audit_hot_days => $_[0], audit_retention_days => $_[1]) }
 conf(2, 30);
 
 sub sql { $t->audit_sql(@_) }

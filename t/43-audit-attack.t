@@ -27,14 +27,7 @@ sub spool_files {
     opendir my $d, "$h/spool" or die;
     return grep { /^seg\./ } readdir $d;
 }
-sub interval {
-    my ($s) = @_;
-    my $c = $t->slurp("$h/lgspd.conf");
-    $c =~ s/^audit_seal_interval.*\n//mg;
-    open my $f, '>', "$h/lgspd.conf" or die;
-    print $f $c, "audit_seal_interval $s\n";
-    close $f;
-}
+sub interval { $t->lgspd_conf(audit_seal_interval => $_[0]) }
 sub verify { my ($rc, $out, $err) = $t->ctl('audit', 'verify'); return ($rc, "$out$err") }
 sub write_recs {
     my ($n, $tag) = @_;

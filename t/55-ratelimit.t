@@ -45,17 +45,6 @@ sub grant_id {
     return $g ? $g->{id} : diag(explain($all));
 }
 
-sub envelope {
-    my ($r, $status, $error, $name) = @_;
-    is($r->{status}, $status, "$name: $status") or diag($r->{content});
-    my $j = eval { decode_json($r->{content}) } // {};
-    is($j->{error}, $error, "$name: error $error");
-    is($j->{status}, '01', "$name: status 01");
-    ok(length($j->{transaction_id} // '') >= 16
-       && $j->{transaction_id} eq ($r->{headers}{'x-lgsp-transaction-id'} // ''),
-       "$name: transaction id in body and header");
-    return $j;
-}
 
 sub idle { sleep(($_[0] // 1) + 0.1) }
 
@@ -198,7 +187,7 @@ $t->ctl_ok('service', 'publish', 'citizen/v2', '--env', 'production');
 $t->ctl_ok('grant', 'add', '--consumer', 'cons-sys', '--service', 'citizen/v2', '--env', 'production',
            '--rate', '10/s', '--burst', '2');
 $r = call('/api/citizen/v2/x', $tok);
-envelope($r, 502, 'upstream_error', 'provider unreachable');
+LGSP::Test::envelope($r, 502, 'upstream_error', 'provider unreachable');
 is($r->{headers}{'ratelimit-policy'}, '"grant";q=12;w=1', '502 after step 6: RateLimit-Policy');
 like($r->{headers}{'ratelimit'} // '', qr/^"grant";r=2;t=1$/, '502 after step 6: RateLimit');
 
@@ -320,7 +309,7 @@ ok(abs(($qt // 0) - $midnight->()) <= 2, "quota t = seconds to the city's midnig
 my @q = map { call($v1, $tok) } 1 .. 31;
 is((grep { $_->{status} == 200 } @q), 29, 'the quota lets 30 a day through');
 $r = $q[-1];
-envelope($r, 429, 'quota_exceeded', 'quota used up');
+LGSP::Test::envelope($r, 429, 'quota_exceeded', 'quota used up');
 my $want = $midnight->();
 ok(abs(($r->{headers}{'retry-after'} // 0) - $want) <= 2,
    "Retry-After $r->{headers}{'retry-after'} = seconds to midnight in Asia/Ho_Chi_Minh ($want)");

@@ -49,10 +49,8 @@ my $hook = $t->upstream(sub {
     return (200, {}, 'ok');
 });
 
-open my $cf, '>>', "$home/lgspd.conf" or die;
-print $cf "health_timeout_ms 1000\nhealth_fail_threshold 3\nhealth_ok_threshold 2\n",
-          "health_flush_s 1\nhealth_webhook $hook->{url}/hook\n";
-close $cf;
+$t->lgspd_conf(health_timeout_ms => 1000, health_fail_threshold => 3, health_ok_threshold => 2,
+               health_flush_s => 1, health_webhook => "$hook->{url}/hook");
 
 # --- the registry rows the poller reads ------------------------------------
 # Made with SQL behind one helper, to be replaced by `lgspctl agency|system|

@@ -45,8 +45,8 @@ cp_audit_city_day(int64_t ms)
     return t >= 0 ? t / DAY_MS : -((-t + DAY_MS - 1) / DAY_MS);
 }
 
-static void
-day_name(int64_t day, char *out, size_t size)
+void
+cp_audit_day_name(int64_t day, char *out, size_t size)
 {
     time_t    t = (time_t) (day * 86400);
     struct tm tm;
@@ -349,7 +349,7 @@ writer_begin(sqlite3 *adb, const char *dir, int64_t today, int hot_days)
 
     memset(&w.z, 0, sizeof(w.z));
     w.day = day;
-    day_name(day, w.name, sizeof(w.name));
+    cp_audit_day_name(day, w.name, sizeof(w.name));
     strncat(w.name, ".lgar", sizeof(w.name) - strlen(w.name) - 1);
     memmove(w.name + 6, w.name, strlen(w.name) + 1);
     memcpy(w.name, "audit-", 6);
@@ -504,7 +504,7 @@ writer_finish(sqlite3 *adb, sqlite3 *registry, const char *keys_dir,
         return -1;
     }
     memset(&m, 0, sizeof(m));
-    day_name(w.day, m.day, sizeof(m.day));
+    cp_audit_day_name(w.day, m.day, sizeof(m.day));
     m.first_seq = w.first_seq;
     m.last_seq = w.last_seq;
     m.records = w.last_seq - w.first_seq + 1;
@@ -619,7 +619,7 @@ retention(sqlite3 *adb, const char *dir, int64_t today, int retention_days,
     char           cutoff[16], path[PATH_MAX + 80];
     int64_t        n = 0;
 
-    day_name(today - retention_days, cutoff, sizeof(cutoff));
+    cp_audit_day_name(today - retention_days, cutoff, sizeof(cutoff));
     /* once per process, finish the unlinks a crash interrupted */
     st = cp_db_prepare(adb, swept
         ? "SELECT id, file, deleted_ms FROM audit_archives"

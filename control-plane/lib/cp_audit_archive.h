@@ -120,4 +120,7 @@ void cp_audit_archive_set_trust(const char *keys_dir, sqlite3 *registry);
 /* The city day (UTC+7) of a UTC ms time, as days since 1970-01-01. */
 int64_t cp_audit_city_day(int64_t ms);
 
+/* A city day number as "YYYY-MM-DD" (>= 11 bytes). */
+void cp_audit_day_name(int64_t day, char *out, size_t size);
+
 #endif /* CP_AUDIT_ARCHIVE_H */

@@ -115,7 +115,48 @@ cp_audit_trusted_sig(const char *keys_dir, sqlite3 *registry,
     return 0;
 }
 
+int
+cp_seal_trusted(const char *keys_dir, sqlite3 *registry, const cp_seal_t *s,
+                char *why, size_t why_size)
+{
+    unsigned char  msg[SEAL_MSG_MAX];
+    size_t         mlen = cp_seal_message(s, msg, sizeof(msg));
+
+    return cp_audit_trusted_sig(keys_dir, registry, s->kid, s->sealed_ms,
+                                msg, mlen, s->sig, s->sig_len, why,
+                                why_size);
+}
+
 /* ------------------------------------------------ audit.db's seal rows */
+
+int
+cp_seal_from_row(sqlite3_stmt *st, cp_seal_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->id = sqlite3_column_int64(st, 0);
+    s->seq = sqlite3_column_int64(st, 1);
+    s->sealed_ms = sqlite3_column_int64(st, 6);
+    s->version = sqlite3_column_type(st, 7) == SQLITE_NULL ? 1 : 2;
+    if (sqlite3_column_bytes(st, 2) != CP_AUDIT_HASH_LEN
+        || (s->version == 2
+            && sqlite3_column_bytes(st, 7) != CP_AUDIT_HASH_LEN)
+        || sqlite3_column_bytes(st, 5) <= 0
+        || sqlite3_column_bytes(st, 5) > CP_SEAL_MAX_SIG
+        || cp_path(s->kid, sizeof(s->kid), "%s",
+                   (const char *) sqlite3_column_text(st, 3)) != 0
+        || cp_path(s->alg, sizeof(s->alg), "%s",
+                   (const char *) sqlite3_column_text(st, 4)) != 0)
+    {
+        return -1;
+    }
+    memcpy(s->head, sqlite3_column_blob(st, 2), CP_AUDIT_HASH_LEN);
+    if (s->version == 2) {
+        memcpy(s->prev, sqlite3_column_blob(st, 7), CP_AUDIT_HASH_LEN);
+    }
+    s->sig_len = (size_t) sqlite3_column_bytes(st, 5);
+    memcpy(s->sig, sqlite3_column_blob(st, 5), s->sig_len);
+    return 0;
+}
 
 static int
 db_seal(sqlite3 *adb, int64_t id, cp_seal_t *s)
@@ -123,40 +164,14 @@ db_seal(sqlite3 *adb, int64_t id, cp_seal_t *s)
     sqlite3_stmt *st;
     int           rc = 0;
 
-    st = cp_db_prepare(adb, "SELECT id, seq, head_hash, kid, alg, signature,"
-                            " sealed_ms, prev_digest FROM audit_seals"
+    st = cp_db_prepare(adb, "SELECT " CP_SEAL_COLUMNS " FROM audit_seals"
                             " WHERE id = ?1");
     if (st == NULL) {
         return -1;
     }
     sqlite3_bind_int64(st, 1, id);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        memset(s, 0, sizeof(*s));
-        s->id = sqlite3_column_int64(st, 0);
-        s->seq = sqlite3_column_int64(st, 1);
-        s->sealed_ms = sqlite3_column_int64(st, 6);
-        s->version = sqlite3_column_type(st, 7) == SQLITE_NULL ? 1 : 2;
-        if (sqlite3_column_bytes(st, 2) != CP_AUDIT_HASH_LEN
-            || (s->version == 2
-                && sqlite3_column_bytes(st, 7) != CP_AUDIT_HASH_LEN)
-            || sqlite3_column_bytes(st, 5) <= 0
-            || sqlite3_column_bytes(st, 5) > CP_SEAL_MAX_SIG
-            || cp_path(s->kid, sizeof(s->kid), "%s",
-                       (const char *) sqlite3_column_text(st, 3)) != 0
-            || cp_path(s->alg, sizeof(s->alg), "%s",
-                       (const char *) sqlite3_column_text(st, 4)) != 0)
-        {
-            rc = -1;
-        } else {
-            memcpy(s->head, sqlite3_column_blob(st, 2), CP_AUDIT_HASH_LEN);
-            if (s->version == 2) {
-                memcpy(s->prev, sqlite3_column_blob(st, 7),
-                       CP_AUDIT_HASH_LEN);
-            }
-            s->sig_len = (size_t) sqlite3_column_bytes(st, 5);
-            memcpy(s->sig, sqlite3_column_blob(st, 5), s->sig_len);
-            rc = 1;
-        }
+        rc = cp_seal_from_row(st, s) == 0 ? 1 : -1;
     }
     sqlite3_finalize(st);
     return rc;
@@ -189,8 +204,8 @@ db_insert_seal(sqlite3 *adb, const cp_seal_t *s)
     return rc;
 }
 
-static int
-same_seal(const cp_seal_t *a, const cp_seal_t *b)
+int
+cp_seal_same(const cp_seal_t *a, const cp_seal_t *b)
 {
     return a->version == b->version && a->id == b->id && a->seq == b->seq
            && a->sealed_ms == b->sealed_ms
@@ -307,7 +322,7 @@ ckpt_sync(sqlite3 *adb, const char *dir, cp_seal_t *last, int *have,
             (long long) last->id);
         return -1;
     }
-    if (db_seal(adb, m, &row) != 1 || !same_seal(&row, last)) {
+    if (db_seal(adb, m, &row) != 1 || !cp_seal_same(&row, last)) {
         WHY("seal %lld in audit.db is not the one in %s/%s", (long long) m,
             dir, CP_CKPT_FILE);
         return -1;
@@ -444,27 +459,6 @@ cp_audit_head_check(sqlite3 *adb, const char *archive_dir,
     return 0;
 }
 
-/* a seal is only ever chained onto one the platform key made: whoever
- * rewrote the checkpoint's last line gets no signature over their chain */
-static int
-last_trusted(const char *keys_dir, sqlite3 *registry, const cp_seal_t *last,
-             char *why, size_t why_size)
-{
-    unsigned char  msg[SEAL_MSG_MAX];
-    size_t         mlen = cp_seal_message(last, msg, sizeof(msg));
-    char           e[256];
-
-    if (cp_audit_trusted_sig(keys_dir, registry, last->kid, last->sealed_ms,
-                             msg, mlen, last->sig, last->sig_len, e,
-                             sizeof(e)) != 0)
-    {
-        WHY("the last seal (%lld, at seq %lld) is not to be trusted: %s",
-            (long long) last->id, (long long) last->seq, e);
-        return -1;
-    }
-    return 0;
-}
-
 int
 cp_audit_seal(sqlite3 *adb, sqlite3 *registry, const char *keys_dir,
               const char *archive_dir, const cp_audit_head_t *known,
@@ -475,6 +469,7 @@ cp_audit_seal(sqlite3 *adb, sqlite3 *registry, const char *keys_dir,
     cp_audit_head_t   head, base;
     unsigned char     msg[SEAL_MSG_MAX], *sig = NULL;
     size_t            mlen;
+    char              e[512];
     int               have, rc = -1;
 
     memset(&s, 0, sizeof(s));
@@ -489,10 +484,17 @@ cp_audit_seal(sqlite3 *adb, sqlite3 *registry, const char *keys_dir,
         WHY("audit.db: %s", sqlite3_errmsg(adb));
         goto done;
     }
-    if (ckpt_sync(adb, archive_dir, &last, &have, why, why_size) != 0
-        || (have && last_trusted(keys_dir, registry, &last, why, why_size)
-                    != 0))
+    if (ckpt_sync(adb, archive_dir, &last, &have, why, why_size) != 0) {
+        goto rollback;
+    }
+    /* a seal is only ever chained onto one the platform key made: whoever
+     * rewrote the checkpoint's last line gets no signature over their
+     * chain */
+    if (have && cp_seal_trusted(keys_dir, registry, &last, e, sizeof(e))
+                != 0)
     {
+        WHY("the last seal (%lld, at seq %lld) is not to be trusted: %s",
+            (long long) last.id, (long long) last.seq, e);
         goto rollback;
     }
     if (known != NULL) {

@@ -39,6 +39,23 @@ int cp_audit_trusted_sig(const char *keys_dir, sqlite3 *registry,
                          char *why, size_t why_size);
 
 /*
+ * A seal signed by a key pinned in keys_dir and not revoked at its time:
+ * cp_audit_trusted_sig over its message.  0, or -1 with why.
+ */
+int cp_seal_trusted(const char *keys_dir, sqlite3 *registry,
+                    const cp_seal_t *s, char *why, size_t why_size);
+
+/* audit_seals' columns in the order cp_seal_from_row reads them */
+#define CP_SEAL_COLUMNS  "id, seq, head_hash, kid, alg, signature," \
+                         " sealed_ms, prev_digest"
+
+/* One audit_seals row (CP_SEAL_COLUMNS) as a seal: 0, -1 malformed. */
+int cp_seal_from_row(sqlite3_stmt *st, cp_seal_t *s);
+
+/* Whether two seals are the same signed seal. */
+int cp_seal_same(const cp_seal_t *a, const cp_seal_t *b);
+
+/*
  * The chain as lgspd may extend and seal it: inside one write transaction,
  * make the checkpoint and audit.db agree (create the checkpoint from an
  * audit.db older than it; copy into audit.db a seal a crash left only in

@@ -13,10 +13,10 @@
 #include "cp_audit_archive.h"
 #include "cp_audit_seal.h"
 #include "cp_store.h"
+#include "cp_time.h"
 #include "cp_util.h"
 
 #define WHY(...)  snprintf(v->why, v->why_size, __VA_ARGS__)
-#define DAY_MS    (86400LL * 1000)
 
 /* what the walk needs of a checkpoint seal (its signature is checked as
  * the file is read, then dropped: a seal a minute for years) */
@@ -164,9 +164,8 @@ verify_archived(void *ctx, const cp_audit_row_t row,
 static int
 check_link(verify_t *v, const cp_seal_t *s, const cp_seal_t *p)
 {
-    unsigned char  msg[256], d[CP_AUDIT_HASH_LEN];
+    unsigned char  d[CP_AUDIT_HASH_LEN];
     char           e[512];
-    size_t         mlen;
 
     if (s->id != (int64_t) v->nseals + 1) {
         WHY("the checkpoint's seal %zu is numbered %lld: seals are"
@@ -195,36 +194,14 @@ check_link(verify_t *v, const cp_seal_t *s, const cp_seal_t *p)
             return -1;
         }
     }
-    mlen = cp_seal_message(s, msg, sizeof(msg));
-    if (cp_audit_trusted_sig(v->o->keys_dir, v->o->registry, s->kid,
-                             s->sealed_ms, msg, mlen, s->sig, s->sig_len,
-                             e, sizeof(e)) != 0)
+    if (cp_seal_trusted(v->o->keys_dir, v->o->registry, s, e, sizeof(e))
+        != 0)
     {
         WHY("seal %lld at seq %lld: %s", (long long) s->id,
             (long long) s->seq, e);
         return -1;
     }
     return 0;
-}
-
-static int
-same_row(sqlite3_stmt *st, const cp_seal_t *s)
-{
-    int v2 = sqlite3_column_type(st, 7) != SQLITE_NULL;
-
-    return sqlite3_column_int64(st, 1) == s->seq
-           && sqlite3_column_int64(st, 6) == s->sealed_ms
-           && sqlite3_column_bytes(st, 2) == CP_AUDIT_HASH_LEN
-           && memcmp(sqlite3_column_blob(st, 2), s->head,
-                     CP_AUDIT_HASH_LEN) == 0
-           && sqlite3_column_text(st, 3) != NULL
-           && strcmp((const char *) sqlite3_column_text(st, 3), s->kid) == 0
-           && (size_t) sqlite3_column_bytes(st, 5) == s->sig_len
-           && memcmp(sqlite3_column_blob(st, 5), s->sig, s->sig_len) == 0
-           && v2 == (s->version == 2)
-           && (!v2 || (sqlite3_column_bytes(st, 7) == CP_AUDIT_HASH_LEN
-                       && memcmp(sqlite3_column_blob(st, 7), s->prev,
-                                 CP_AUDIT_HASH_LEN) == 0));
 }
 
 static void
@@ -243,6 +220,8 @@ next_row(verify_t *v)
 static int
 check_row(verify_t *v, const cp_seal_t *s)
 {
+    cp_seal_t row;
+
     if (v->db_missing != 0) {
         return 0;               /* only the last may be missing: see after */
     }
@@ -260,7 +239,7 @@ check_row(verify_t *v, const cp_seal_t *s)
             (long long) v->row_id, v->o->archive_dir, CP_CKPT_FILE);
         return -1;
     }
-    if (!same_row(v->rows, s)) {
+    if (cp_seal_from_row(v->rows, &row) != 0 || !cp_seal_same(&row, s)) {
         WHY("seal %lld at seq %lld in audit.db differs from the checkpoint"
             " %s/%s: it was replaced", (long long) s->id,
             (long long) sqlite3_column_int64(v->rows, 1), v->o->archive_dir,
@@ -318,26 +297,7 @@ day_number(const char *day)
     if (sscanf(day, "%4d-%2d-%2d", &y, &m, &d) != 3) {
         return -1;
     }
-    /* days from civil (Howard Hinnant's algorithm) */
-    y -= m <= 2;
-    {
-        int era = (y >= 0 ? y : y - 399) / 400;
-        int yoe = y - era * 400;
-        int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-        int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-        return (int64_t) era * 146097 + doe - 719468;
-    }
-}
-
-static void
-day_text(int64_t day, char *out, size_t size)
-{
-    time_t     t = (time_t) (day * 86400);
-    struct tm  tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, size, "%Y-%m-%d", &tm);
+    return cp_days_from_civil(y, m, d);
 }
 
 /*
@@ -374,7 +334,7 @@ verify_retention(verify_t *v, sqlite3 *adb)
         if (later || day < keep_from) {
             continue;
         }
-        day_text(day + o->retention_days, until, sizeof(until));
+        cp_audit_day_name(day + o->retention_days, until, sizeof(until));
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, a->day, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_ROW) {
@@ -414,7 +374,7 @@ verify_retention(verify_t *v, sqlite3 *adb)
         int64_t     day = d ? day_number(d) : -1;
 
         if (day >= keep_from) {
-            day_text(day + o->retention_days, until, sizeof(until));
+            cp_audit_day_name(day + o->retention_days, until, sizeof(until));
             WHY("the archive of %s is marked deleted but must be kept until"
                 " %s (audit_retention_days %d)", d, until,
                 o->retention_days);
@@ -432,8 +392,7 @@ read_checkpoint(verify_t *v, sqlite3 *adb)
     cp_ckpt_visit_t  vis = { on_seal, on_archive, v };
     int              r;
 
-    v->rows = cp_db_prepare(adb, "SELECT id, seq, head_hash, kid, alg,"
-                                 " signature, sealed_ms, prev_digest"
+    v->rows = cp_db_prepare(adb, "SELECT " CP_SEAL_COLUMNS
                                  " FROM audit_seals ORDER BY id");
     if (v->rows == NULL) {
         WHY("audit.db: cannot read the seals");

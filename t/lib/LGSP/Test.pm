@@ -296,6 +296,21 @@ sub slurp {
     return scalar <$fh>;
 }
 
+# lgspd_conf(KEY => VALUE, ...): those lines in this home's lgspd.conf, any
+# earlier line of each key removed; lgspd reads them when it next starts.
+sub lgspd_conf {
+    my ($self, %kv) = @_;
+    my $file = "$self->{home}/lgspd.conf";
+    my $c = $self->slurp($file);
+    for my $k (sort keys %kv) {
+        $c =~ s/^\Q$k\E\s.*\n//mg;
+        $c .= "$k $kv{$k}\n";
+    }
+    open my $f, '>', $file or die "$file: $!";    # keeps the file's mode
+    print $f $c;
+    close $f or die "$file: $!";
+}
+
 # One query against this home's audit.db through the sqlite3 shell: its
 # output without the last newline ('' when there is none).
 sub audit_sql {
